@@ -1,0 +1,155 @@
+"""Every combination of answers renders exactly its files, clean, lint-free and formatted."""
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+import yaml
+
+from .conftest import Render
+from .helpers import REPO_ROOT, combination_id, combinations, ruff, run, text_files
+
+COMBINATIONS = combinations()
+JINJA_LEFTOVER = re.compile(r"\{\{|\{%|%\}|\{#|#\}")
+
+
+def expected_files(answers: Mapping[str, Any]) -> set[str]:
+    """The rendered file set, spelled out so that a file leaking into a combination shows."""
+    package = "src/my_service"
+    database = answers["database"]
+    example = database != "none" and answers.get("include_example", True)
+    files = {
+        ".copier-answers.yml",
+        ".env.example",
+        ".gitignore",
+        ".python-version",
+        "README.md",
+        "pyproject.toml",
+        f"{package}/__init__.py",
+        f"{package}/api/__init__.py",
+        f"{package}/api/health.py",
+        f"{package}/concurrency.py",
+        f"{package}/dependencies.py",
+        f"{package}/errors.py",
+        f"{package}/exceptions.py",
+        f"{package}/lifespan.py",
+        f"{package}/main.py",
+        f"{package}/resources/__init__.py",
+        f"{package}/settings.py",
+        "tests/__init__.py",
+        "tests/conftest.py",
+        "tests/test_errors.py",
+        "tests/test_health.py",
+        "tests/test_keyed_lock.py",
+        "tests/test_lifespan.py",
+        "tests/test_settings.py",
+    }
+    if database != "none":
+        files |= {
+            "alembic.ini",
+            "migrations/env.py",
+            "migrations/script.py.mako",
+            f"{package}/db/__init__.py",
+            f"{package}/db/base.py",
+            f"{package}/db/database.py",
+            f"{package}/resources/{database}.py",
+            "tests/schema.py",
+            f"tests/{database}_database.py",
+            f"tests/test_{database}.py",
+            "tests/test_migrations.py",
+            "tests/test_transactions.py",
+        }
+    if database != "none" and not example:
+        files.add("migrations/versions/.gitkeep")
+    if example:
+        files |= {
+            "migrations/versions/0001_create_products.py",
+            f"{package}/db/models.py",
+            f"{package}/services/__init__.py",
+            f"{package}/services/products.py",
+            f"{package}/api/products.py",
+            "tests/test_products.py",
+            "tests/test_products_concurrency.py",
+        }
+    return files
+
+
+def rendered_files(project: Any) -> set[str]:
+    return {str(path.relative_to(project)) for path in text_files(project)}
+
+
+@pytest.fixture(params=COMBINATIONS, ids=[combination_id(a) for a in COMBINATIONS])
+def answers(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return request.param
+
+
+def test_renders_exactly_the_files_of_its_answers(rendered: Render, answers: dict) -> None:
+    assert rendered_files(rendered(answers)) == expected_files(answers)
+
+
+def test_records_the_answers_for_copier_update(rendered: Render, answers: dict) -> None:
+    recorded = yaml.safe_load((rendered(answers) / ".copier-answers.yml").read_text())
+
+    assert recorded["_src_path"]
+    assert recorded["_commit"]
+    assert {name: recorded[name] for name in answers} == answers
+    assert not {"with_example", "has_resources", "reserved_module_names"} & set(recorded)
+
+
+def test_leaves_no_template_syntax_behind(rendered: Render, answers: dict) -> None:
+    project = rendered(answers)
+    leftovers = [
+        f"{path.relative_to(project)}:{number}: {line}"
+        for path in text_files(project)
+        if path.suffix != ".mako"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if JINJA_LEFTOVER.search(line)
+    ]
+
+    assert leftovers == []
+
+
+def test_has_no_blank_line_scars(rendered: Render, answers: dict) -> None:
+    """Conditional blocks must not leave runs of blank lines or trailing whitespace behind."""
+    project = rendered(answers)
+    scars = []
+    for path in text_files(project):
+        text = path.read_text()
+        name = path.relative_to(project)
+        if text and (not text.endswith("\n") or text.endswith("\n\n")):
+            scars.append(f"{name}: must end with exactly one newline")
+        if text.startswith("\n"):
+            scars.append(f"{name}: starts with a blank line")
+        allowed_blank_run = 2 if path.suffix in {".py", ".mako"} else 1
+        if "\n" * (allowed_blank_run + 2) in text:
+            scars.append(f"{name}: more than {allowed_blank_run} blank lines in a row")
+        scars += [
+            f"{name}:{number}: trailing whitespace"
+            for number, line in enumerate(text.splitlines(), 1)
+            if line != line.rstrip()
+        ]
+
+    assert scars == []
+
+
+def test_passes_ruff_check(rendered: Render, answers: dict) -> None:
+    run(ruff("check", "--no-cache", "."), rendered(answers))
+
+
+def test_is_ruff_formatted(rendered: Render, answers: dict) -> None:
+    run(ruff("format", "--no-cache", "--check", "."), rendered(answers))
+
+
+def test_the_matrix_covers_every_choice() -> None:
+    seen = {(name, value) for answers in COMBINATIONS for name, value in answers.items()}
+
+    assert {("database", "none"), ("database", "sqlite")} <= seen
+    assert {("python_version", v) for v in ("3.11", "3.12", "3.13")} <= seen
+    assert {("include_example", True), ("include_example", False)} <= seen
+    assert all("include_example" not in a for a in COMBINATIONS if a["database"] == "none")
+
+
+def test_the_repository_itself_is_ruff_clean() -> None:
+    run(ruff("check", "--no-cache", "."), REPO_ROOT)
+    run(ruff("format", "--no-cache", "--check", "."), REPO_ROOT)
