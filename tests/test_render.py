@@ -43,6 +43,7 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
         "tests/test_health.py",
         "tests/test_keyed_lock.py",
         "tests/test_lifespan.py",
+        "tests/test_resources.py",
         "tests/test_settings.py",
     }
     if database != "none":
