@@ -139,7 +139,8 @@ def test_the_readme_renders_a_service_that_starts_and_answers(
     """Follow the README: render with its command, migrate, start, and call the endpoints."""
     render_command = readme_commands()[0]
     *options, source, destination = render_command.split()[3:]
-    assert (source, destination) == (".", "../my-service")
+    # An absolute source, so that `copier update` can find the template again later.
+    assert (source, destination) == ('"$PWD"', "../my-service")
     project = tmp_path / "my-service"
     run([*COPIER, *options, str(template), str(project)], tmp_path)
     answers = recorded_answers(project)

@@ -1,5 +1,6 @@
 """Each rendered project's own test suite passes, under the Python its answers name."""
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,3 +36,19 @@ def test_rendered_suite_passes(
 
     assert " passed" in output
     assert " skipped" not in output, output
+
+
+@pytest.mark.slow
+def test_a_new_migration_comes_out_lint_clean(
+    rendered: Render, python_for: Callable[[str], Path], tmp_path: Path
+) -> None:
+    answers = {"python_version": "3.11", "database": "sqlite", "include_example": True}
+    project = shutil.copytree(rendered(answers), tmp_path / "project")
+    python = python_for(answers["python_version"])
+    environment = {"PYTHONPATH": str(project / "src")}
+
+    run([str(python), "-m", "alembic", "revision", "-m", "add notes"], project, environment)
+
+    [revision] = [p for p in (project / "migrations" / "versions").glob("*add_notes.py")]
+    run([str(python), "-m", "ruff", "check", "--no-cache", str(revision)], project)
+    run([str(python), "-m", "ruff", "format", "--no-cache", "--check", str(revision)], project)

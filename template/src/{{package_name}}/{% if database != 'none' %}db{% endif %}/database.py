@@ -31,7 +31,7 @@ class RetryPolicy:
     Jitter spreads out transactions that collided, so they do not collide again in lockstep.
     """
 
-    attempts: int = 5
+    attempts: int = 3
     base_delay: float = 0.01
     max_delay: float = 0.5
 
