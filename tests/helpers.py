@@ -153,6 +153,15 @@ def run(
     return result
 
 
+def rendered_project_env(project: Path) -> dict[str, str]:
+    """Environment for running a rendered project's code from the shared environment."""
+    return {"PYTHONPATH": str(project / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def recorded_answers(project: Path) -> dict[str, Any]:
+    return yaml.safe_load((project / ".copier-answers.yml").read_text())
+
+
 def text_files(root: Path) -> Iterator[Path]:
     for path in sorted(root.rglob("*")):
         if path.is_file() and ".git" not in path.parts and "__pycache__" not in path.parts:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import yaml
 
-from .helpers import REPO_ROOT, run
+from .helpers import REPO_ROOT, recorded_answers, rendered_project_env, run
 
 COPIER = [sys.executable, "-m", "copier"]
 
@@ -24,10 +24,6 @@ def copier_copy(template: Path, destination: Path, *options: str, check: bool = 
         destination.parent,
         check=check,
     )
-
-
-def recorded_answers(project: Path) -> dict:
-    return yaml.safe_load((project / ".copier-answers.yml").read_text())
 
 
 def test_defaults_with_data_render_without_a_prompt(template: Path, tmp_path: Path) -> None:
@@ -111,7 +107,7 @@ def serving(python: Path, project: Path, package: str) -> Iterator[str]:
             *("--host", "127.0.0.1", "--port", str(port)),
         ],
         cwd=project,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(project / "src")},
+        env={"PATH": "/usr/bin:/bin", **rendered_project_env(project)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -145,9 +141,7 @@ def test_the_readme_renders_a_service_that_starts_and_answers(
     run([*COPIER, *options, str(template), str(project)], tmp_path)
     answers = recorded_answers(project)
     python = python_for(answers["python_version"])
-    environment = {"PYTHONPATH": str(project / "src")}
-
-    run([str(python), "-m", "alembic", "upgrade", "head"], project, environment)
+    run([str(python), "-m", "alembic", "upgrade", "head"], project, rendered_project_env(project))
     with (
         serving(python, project, answers["package_name"]) as base_url,
         httpx.Client(base_url=base_url, trust_env=False) as client,

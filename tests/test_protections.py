@@ -27,6 +27,19 @@ from ..db.models import Product
 """
 
 
+def read_then_write_in_another_transaction(decide: str, column: str, value: str) -> str:
+    """A route body that reads the product, decides in Python, and writes in a second
+    transaction: between the two, other requests read the same value."""
+    return f"""    async with database.sessions() as session:
+        product = await products.get_product(session, product_id)
+{decide}    await database.transaction(
+        lambda session: session.execute(
+            update(Product).where(Product.id == product_id).values({column}={value})
+        )
+    )
+"""
+
+
 @dataclass(frozen=True)
 class Removal:
     test: str
@@ -44,17 +57,14 @@ REMOVALS = {
         lambda session: products.reserve(session, product_id, body.quantity)
     )
 """,
-        naive="""    async with database.sessions() as session:
-        product = await products.get_product(session, product_id)
-    if product.stock < body.quantity:
+        naive=read_then_write_in_another_transaction(
+            decide="""    if product.stock < body.quantity:
         raise products.InsufficientStock(product_id, body.quantity)
     remaining = product.stock - body.quantity
-    await database.transaction(
-        lambda session: session.execute(
-            update(Product).where(Product.id == product_id).values(stock=remaining)
-        )
-    )
 """,
+            column="stock",
+            value="remaining",
+        ),
         imports=NAIVE_IMPORTS,
     ),
     "view-count-incremented-in-python": Removal(
@@ -64,15 +74,11 @@ REMOVALS = {
         lambda session: products.record_view(session, product_id)
     )
 """,
-        naive="""    async with database.sessions() as session:
-        product = await products.get_product(session, product_id)
-    view_count = product.view_count + 1
-    await database.transaction(
-        lambda session: session.execute(
-            update(Product).where(Product.id == product_id).values(view_count=view_count)
-        )
-    )
-""",
+        naive=read_then_write_in_another_transaction(
+            decide="    view_count = product.view_count + 1\n",
+            column="view_count",
+            value="view_count",
+        ),
         imports=NAIVE_IMPORTS,
     ),
     "read-session-closed-after-the-response": Removal(

@@ -5,10 +5,17 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-import yaml
 
 from .conftest import Render
-from .helpers import REPO_ROOT, combination_id, combinations, ruff, run, text_files
+from .helpers import (
+    REPO_ROOT,
+    combination_id,
+    combinations,
+    recorded_answers,
+    ruff,
+    run,
+    text_files,
+)
 
 COMBINATIONS = combinations()
 JINJA_LEFTOVER = re.compile(r"\{\{|\{%|%\}|\{#|#\}")
@@ -90,7 +97,7 @@ def test_renders_exactly_the_files_of_its_answers(rendered: Render, answers: dic
 
 
 def test_records_the_answers_for_copier_update(rendered: Render, answers: dict) -> None:
-    recorded = yaml.safe_load((rendered(answers) / ".copier-answers.yml").read_text())
+    recorded = recorded_answers(rendered(answers))
 
     assert recorded["_src_path"]
     assert recorded["_commit"]

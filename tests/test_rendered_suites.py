@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from .conftest import Render
-from .helpers import combination_id, combinations, run
+from .helpers import combination_id, combinations, rendered_project_env, run
 
 COMBINATIONS = combinations()
 
@@ -19,7 +19,7 @@ def run_rendered_suite(
     result = run(
         [str(python), "-m", "pytest", "-p", "no:cacheprovider", "-q", *pytest_arguments],
         project,
-        env={"PYTHONPATH": str(project / "src"), "PYTHONDONTWRITEBYTECODE": "1"},
+        env=rendered_project_env(project),
         check=check,
     )
     return result.stdout + result.stderr
@@ -45,9 +45,11 @@ def test_a_new_migration_comes_out_lint_clean(
     answers = {"python_version": "3.11", "database": "sqlite", "include_example": True}
     project = shutil.copytree(rendered(answers), tmp_path / "project")
     python = python_for(answers["python_version"])
-    environment = {"PYTHONPATH": str(project / "src")}
-
-    run([str(python), "-m", "alembic", "revision", "-m", "add notes"], project, environment)
+    run(
+        [str(python), "-m", "alembic", "revision", "-m", "add notes"],
+        project,
+        rendered_project_env(project),
+    )
 
     [revision] = [p for p in (project / "migrations" / "versions").glob("*add_notes.py")]
     run([str(python), "-m", "ruff", "check", "--no-cache", str(revision)], project)
