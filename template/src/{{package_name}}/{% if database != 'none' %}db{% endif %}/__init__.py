@@ -3,6 +3,6 @@
 Routes, scripts and background tasks use the same code through `Database`.
 """
 
-from .database import Database, RetriesExhausted, RetryPolicy
+from .database import Database, Isolation, LockNotAcquired, RetriesExhausted, RetryPolicy
 
-__all__ = ["Database", "RetriesExhausted", "RetryPolicy"]
+__all__ = ["Database", "Isolation", "LockNotAcquired", "RetriesExhausted", "RetryPolicy"]

@@ -4,8 +4,8 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -15,6 +15,14 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+Isolation = Literal["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"]
+"""How much of other transactions' work a unit of work may see while it runs.
+
+READ COMMITTED suits atomic updates and row locks. REPEATABLE READ gives every statement the
+same snapshot. SERIALIZABLE makes the database refuse any interleaving that no serial order
+could produce: the refused unit of work fails with a serialization error and runs again.
+"""
+
 
 class RetriesExhausted(Exception):
     """A unit of work kept conflicting with concurrent ones and was given up."""
@@ -22,6 +30,14 @@ class RetriesExhausted(Exception):
     def __init__(self, attempts: int) -> None:
         super().__init__(f"the transaction conflicted with concurrent ones {attempts} times")
         self.attempts = attempts
+
+
+class LockNotAcquired(Exception):
+    """A named lock stayed held by another transaction for longer than the lock timeout."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"the lock {name!r} is held elsewhere")
+        self.name = name
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,20 +57,26 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Database:
-    """One engine and session factory per process, plus what the dialect needs to retry.
+    """One engine and session factory per process, plus what the dialect needs to retry and lock.
 
-    `is_retryable` and `write_options` come from the module that opened the database: they say
-    which driver errors mean "a concurrent transaction got in the way, run again", and which
-    execution options a writing transaction starts with.
+    The module that opened the database supplies the dialect's parts: `is_retryable` says which
+    driver errors mean "a concurrent transaction got in the way, run again", `begin_options`
+    turns an isolation level into execution options for the start of a unit of work, and
+    `acquire_lock` takes a named lock that lasts until the end of the transaction.
     """
 
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     is_retryable: Callable[[DBAPIError], bool]
-    write_options: Mapping[str, Any] = field(default_factory=dict)
+    begin_options: Callable[[Isolation], Mapping[str, Any]]
+    acquire_lock: Callable[[AsyncSession, str], Awaitable[None]]
     retry: RetryPolicy = RetryPolicy()
 
-    async def transaction(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def transaction(
+        self,
+        work: Callable[[AsyncSession], Awaitable[T]],
+        isolation: Isolation = "READ COMMITTED",
+    ) -> T:
         """Run `work` in its own transaction and commit; roll back if it raises.
 
         The whole unit of work, commit included, runs again when the database reports a
@@ -65,12 +87,12 @@ class Database:
         while True:
             try:
                 async with self.sessions() as session:
-                    await session.connection(execution_options=dict(self.write_options))
+                    await session.connection(execution_options=dict(self.begin_options(isolation)))
                     result = await work(session)
                     await session.commit()
                     return result
-            except DBAPIError as error:
-                if not self.is_retryable(error):
+            except (DBAPIError, LockNotAcquired) as error:
+                if isinstance(error, DBAPIError) and not self.is_retryable(error):
                     raise
                 if attempt == self.retry.attempts:
                     raise RetriesExhausted(attempt) from error
@@ -79,11 +101,20 @@ class Database:
                     "transaction attempt %d of %d conflicted (%s); retrying in %.3fs",
                     attempt,
                     self.retry.attempts,
-                    error.orig,
+                    getattr(error, "orig", error),
                     delay,
                 )
                 await asyncio.sleep(delay)
                 attempt += 1
+
+    async def lock(self, session: AsyncSession, name: str) -> None:
+        """Hold the lock `name` until `session`'s transaction ends, waiting for it if need be.
+
+        Every process and replica on this database shares the lock, which makes it the tool for
+        mutual exclusion where there is no row to lock, e.g. "at most three accounts per owner".
+        Raises `LockNotAcquired` (retried by `transaction`) after the lock timeout.
+        """
+        await self.acquire_lock(session, name)
 
     async def ping(self) -> None:
         """Round-trip to the database; raises if it does not answer."""
