@@ -7,3 +7,7 @@ class NotFound(LookupError):
 
 class Conflict(Exception):
     """The request is valid but clashes with the current state, e.g. too little stock left."""
+
+
+class Unprocessable(ValueError):
+    """The request is well-formed but cannot be carried out as asked, e.g. a reused key."""

@@ -4,10 +4,13 @@ Each function takes the session of the caller's unit of work and never commits: 
 `Database.transaction` commits once the whole unit of work has succeeded.
 """
 
+from datetime import UTC, datetime
+from typing import NamedTuple
+
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..db.models import Product
+from ..db.models import Product, Reservation
 from ..exceptions import Conflict, NotFound
 
 
@@ -42,8 +45,13 @@ async def get_product(session: AsyncSession, product_id: int) -> Product:
     return product
 
 
-async def reserve(session: AsyncSession, product_id: int, quantity: int) -> int:
-    """Take `quantity` units out of stock and return what is left.
+class Reserved(NamedTuple):
+    reservation: Reservation
+    remaining_stock: int
+
+
+async def reserve(session: AsyncSession, product_id: int, quantity: int) -> Reserved:
+    """Take `quantity` units out of stock for a new reservation, and say what is left.
 
     Checking and decrementing happen in one conditional UPDATE, so two requests can never both
     see the last unit: the database applies them one after the other and the second finds the
@@ -58,8 +66,35 @@ async def reserve(session: AsyncSession, product_id: int, quantity: int) -> int:
     if decremented.rowcount == 0:
         await get_product(session, product_id)
         raise InsufficientStock(product_id, quantity)
-    remaining = await session.execute(select(Product.stock).where(Product.id == product_id))
-    return remaining.scalar_one()
+    remaining = await session.scalar(select(Product.stock).where(Product.id == product_id))
+    reservation = Reservation(product_id=product_id, quantity=quantity)
+    session.add(reservation)
+    await session.flush()
+    return Reserved(reservation, remaining)
+
+
+async def fulfil_reservations(session: AsyncSession, limit: int) -> list[Reservation]:
+    """Claim up to `limit` unfulfilled reservations, oldest first, and mark them fulfilled.
+
+    Reservations are a work queue that several workers drain at once. `FOR UPDATE SKIP LOCKED`
+    has each worker lock the rows it claims and pass over rows that another worker has locked,
+    so no reservation is fulfilled twice and no worker waits for another. Without the lock, two
+    workers would read the same rows and both fulfil them.
+    """
+    claimed = (
+        await session.scalars(
+            select(Reservation)
+            .where(Reservation.fulfilled_at.is_(None))
+            .order_by(Reservation.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    now = datetime.now(UTC)
+    for reservation in claimed:
+        reservation.fulfilled_at = now
+    await session.flush()
+    return list(claimed)
 
 
 async def record_view(session: AsyncSession, product_id: int) -> int:
