@@ -3,15 +3,19 @@
 Each case edits a copy of a rendered project the way a well-meaning change might, runs the one
 test that guards against it, and expects that test to fail. On SQLite, every writing unit of
 work holds the single write lock, so a read-then-write inside one unit of work is safe there;
-the races below read in one transaction and write in another, the check-then-act mistake that
-the atomic updates and version checks exist to prevent.
+the SQLite races below read in one transaction and write in another, the check-then-act mistake
+that the atomic updates and version checks exist to prevent. Row locks, named locks and
+SKIP LOCKED only matter where writers run side by side, so those cases run on PostgreSQL and
+MariaDB.
 """
 
 import re
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass
+import textwrap
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,8 +23,12 @@ from .conftest import Render
 from .test_rendered_suites import run_rendered_suite
 
 EXAMPLE = {"python_version": "3.11", "database": "sqlite", "include_example": True}
+POSTGRESQL = EXAMPLE | {"database": "postgresql"}
+MYSQL = EXAMPLE | {"database": "mysql"}
 API = "src/my_service/api/products.py"
 SERVICES = "src/my_service/services/products.py"
+ACCOUNTS = "src/my_service/services/accounts.py"
+IDEMPOTENCY = "src/my_service/services/idempotency.py"
 NAIVE_IMPORTS = """from sqlalchemy import update
 
 from ..db.models import Product
@@ -40,6 +48,44 @@ def read_then_write_in_another_transaction(decide: str, column: str, value: str)
 """
 
 
+RESERVATION = """    reservation, remaining = await database.transaction(
+        lambda session: products.reserve(session, product_id, body.quantity)
+    )
+"""
+RESERVATION_IMPORTS = """from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..db.models import Product, Reservation
+"""
+
+
+def reservation_read_then_written(guard: str = "") -> str:
+    """A reservation route that reads the stock, checks it in Python, and writes the difference
+    in a second transaction, optionally inside `async with guard:`."""
+    body = """async with database.sessions() as session:
+    product = await products.get_product(session, product_id)
+if product.stock < body.quantity:
+    raise products.InsufficientStock(product_id, body.quantity)
+remaining = product.stock - body.quantity
+
+
+async def write(session: AsyncSession) -> Reservation:
+    await session.execute(
+        update(Product).where(Product.id == product_id).values(stock=remaining)
+    )
+    reservation = Reservation(product_id=product_id, quantity=body.quantity)
+    session.add(reservation)
+    await session.flush()
+    return reservation
+
+
+reservation = await database.transaction(write)
+"""
+    if guard:
+        body = f"async with {guard}:\n" + textwrap.indent(body, "    ")
+    return textwrap.indent(body, "    ")
+
+
 @dataclass(frozen=True)
 class Removal:
     test: str
@@ -47,25 +93,18 @@ class Removal:
     protected: str
     naive: str
     imports: str = ""
+    answers: Mapping[str, Any] = field(default_factory=lambda: EXAMPLE)
+    still_passes: str = ""
+    """A test that passes without the protection: what makes the removal look harmless."""
 
 
 REMOVALS = {
     "reservation-read-then-write": Removal(
         test="test_reservations_never_oversell",
         file=API,
-        protected="""    remaining = await database.transaction(
-        lambda session: products.reserve(session, product_id, body.quantity)
-    )
-""",
-        naive=read_then_write_in_another_transaction(
-            decide="""    if product.stock < body.quantity:
-        raise products.InsufficientStock(product_id, body.quantity)
-    remaining = product.stock - body.quantity
-""",
-            column="stock",
-            value="remaining",
-        ),
-        imports=NAIVE_IMPORTS,
+        protected=RESERVATION,
+        naive=reservation_read_then_written(),
+        imports=RESERVATION_IMPORTS,
     ),
     "view-count-incremented-in-python": Removal(
         test="test_concurrent_views_are_all_counted",
@@ -95,6 +134,59 @@ REMOVALS = {
 """,
         naive="",
     ),
+    **{
+        f"{name}-{answers['database']}": Removal(answers=answers, **case)
+        for answers in (POSTGRESQL, MYSQL)
+        for name, case in {
+            "transfer-without-row-locks": {
+                "test": "test_transfers_both_ways_conserve_money",
+                "file": ACCOUNTS,
+                "protected": "        .with_for_update()\n",
+                "naive": "",
+            },
+            "account-limit-without-named-lock": {
+                "test": "test_an_owner_never_exceeds_three_accounts",
+                "file": ACCOUNTS,
+                "protected": '    await lock(session, f"accounts of {owner}")\n',
+                "naive": "",
+            },
+            "fulfilment-without-skip-locked": {
+                "test": "test_concurrent_workers_fulfil_each_reservation_once",
+                "file": SERVICES,
+                "protected": "            .with_for_update(skip_locked=True)\n",
+                "naive": "",
+            },
+            "idempotency-key-remembered-after-the-work": {
+                "test": "test_concurrent_retries_with_one_key_transfer_once",
+                "file": IDEMPOTENCY,
+                "protected": """    try:
+        return await database.transaction(claim_then_work)
+""",
+                "naive": """    try:
+        body = await database.transaction(work)
+
+        async def remember(session: AsyncSession) -> None:
+            session.add(IdempotentResponse(key=key, fingerprint=request_fingerprint, body=body))
+
+        await database.transaction(remember)
+        return body
+""",
+            },
+        }.items()
+    },
+    "reservation-guarded-by-an-in-process-lock": Removal(
+        test="test_two_worker_processes_never_oversell_nor_create_money",
+        still_passes="test_reservations_never_oversell",
+        answers=POSTGRESQL,
+        file=API,
+        protected=RESERVATION,
+        naive=reservation_read_then_written(guard="IN_THIS_PROCESS.hold(product_id)"),
+        imports=RESERVATION_IMPORTS
+        + """from ..concurrency import KeyedLock
+
+IN_THIS_PROCESS = KeyedLock()
+""",
+    ),
 }
 
 
@@ -104,7 +196,7 @@ def test_the_concurrency_test_fails_without_its_protection(
     rendered: Render, python_for: Callable[[str], Path], tmp_path: Path, name: str
 ) -> None:
     removal = REMOVALS[name]
-    project = shutil.copytree(rendered(EXAMPLE), tmp_path / "project")
+    project = shutil.copytree(rendered(removal.answers), tmp_path / "project")
     source = project / removal.file
     code = source.read_text()
     assert removal.protected in code, f"the protection moved; update this test: {removal}"
@@ -113,13 +205,12 @@ def test_the_concurrency_test_fails_without_its_protection(
         code = code[:first_local_import] + removal.imports + code[first_local_import:]
     source.write_text(code.replace(removal.protected, removal.naive))
 
+    selected = " or ".join(filter(None, [removal.test, removal.still_passes]))
     output = run_rendered_suite(
-        project,
-        python_for(EXAMPLE["python_version"]),
-        "tests",
-        "-k",
-        removal.test,
-        check=False,
+        project, python_for(removal.answers["python_version"]), "-k", selected, check=False
     )
 
     assert re.search(rf"^FAILED tests/test_\w+\.py::{removal.test}\b", output, re.M), output
+    if removal.still_passes:
+        assert not re.search(rf"^FAILED \S+::{removal.still_passes}\b", output, re.M), output
+        assert "1 failed, 1 passed" in output, output

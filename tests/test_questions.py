@@ -30,7 +30,7 @@ def test_every_question_has_a_reference_entry(name: str) -> None:
 def test_computed_values_are_never_asked() -> None:
     computed = {name for name, spec in questions().items() if spec.get("when") is False}
 
-    assert computed == {"reserved_module_names", "with_example", "has_resources"}
+    assert computed == {"reserved_module_names", "with_example", "has_resources", "database_server"}
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from .helpers import (
     REPO_ROOT,
     combination_id,
     combinations,
+    questions,
     recorded_answers,
     ruff,
     run,
@@ -65,14 +66,23 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
             "tests/schema.py",
             f"tests/{database}_database.py",
             f"tests/test_{database}.py",
+            "tests/test_capacity.py",
             "tests/test_migrations.py",
             "tests/test_transactions.py",
         }
+    if database in {"postgresql", "mysql"}:
+        files.add("tests/races.py")
     if database != "none" and not example:
         files.add("migrations/versions/.gitkeep")
     if example:
         files |= {
             "migrations/versions/0001_create_products.py",
+            "migrations/versions/0002_create_accounts.py",
+            f"{package}/api/accounts.py",
+            f"{package}/services/accounts.py",
+            f"{package}/services/idempotency.py",
+            "tests/test_accounts.py",
+            "tests/test_accounts_concurrency.py",
             f"{package}/db/models.py",
             f"{package}/services/__init__.py",
             f"{package}/services/products.py",
@@ -80,6 +90,8 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
             "tests/test_products.py",
             "tests/test_products_concurrency.py",
         }
+    if example and database in {"postgresql", "mysql"}:
+        files |= {"tests/served_app.py", "tests/test_multiprocess.py"}
     return files
 
 
@@ -102,7 +114,9 @@ def test_records_the_answers_for_copier_update(rendered: Render, answers: dict) 
     assert recorded["_src_path"]
     assert recorded["_commit"]
     assert {name: recorded[name] for name in answers} == answers
-    assert not {"with_example", "has_resources", "reserved_module_names"} & set(recorded)
+    computed = {name for name, spec in questions().items() if spec.get("when") is False}
+    assert computed >= {"with_example", "has_resources", "database_server"}
+    assert not computed & set(recorded)
 
 
 def test_leaves_no_template_syntax_behind(rendered: Render, answers: dict) -> None:
@@ -152,7 +166,7 @@ def test_is_ruff_formatted(rendered: Render, answers: dict) -> None:
 def test_the_matrix_covers_every_choice() -> None:
     seen = {(name, value) for answers in COMBINATIONS for name, value in answers.items()}
 
-    assert {("database", "none"), ("database", "sqlite")} <= seen
+    assert {("database", d) for d in ("none", "sqlite", "postgresql", "mysql")} <= seen
     assert {("python_version", v) for v in ("3.11", "3.12", "3.13")} <= seen
     assert {("include_example", True), ("include_example", False)} <= seen
     assert all("include_example" not in a for a in COMBINATIONS if a["database"] == "none")
