@@ -1,7 +1,7 @@
 """Each rendered project's own test suite passes, under the Python its answers name."""
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +14,16 @@ COMBINATIONS = combinations()
 
 
 def run_rendered_suite(
-    project: Path, python: Path, *pytest_arguments: str, check: bool = True
+    project: Path,
+    python: Path,
+    *pytest_arguments: str,
+    check: bool = True,
+    env: Mapping[str, str] | None = None,
 ) -> str:
     result = run(
         [str(python), "-m", "pytest", "-p", "no:cacheprovider", "-q", *pytest_arguments],
         project,
-        env=rendered_project_env(project),
+        env={**rendered_project_env(project), **(env or {})},
         check=check,
     )
     return result.stdout + result.stderr
@@ -54,3 +58,40 @@ def test_a_new_migration_comes_out_lint_clean(
     [revision] = [p for p in (project / "migrations" / "versions").glob("*add_notes.py")]
     run([str(python), "-m", "ruff", "check", "--no-cache", str(revision)], project)
     run([str(python), "-m", "ruff", "format", "--no-cache", "--check", str(revision)], project)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("database", "server", "unreachable"),
+    [
+        ("postgresql", "PostgreSQL", "postgresql+asyncpg://postgres@127.0.0.1:9/postgres"),
+        ("mysql", "MySQL/MariaDB", "mysql+aiomysql://root@127.0.0.1:9/test"),
+    ],
+)
+def test_without_a_server_the_database_tests_skip_and_say_what_to_start(
+    rendered: Render,
+    python_for: Callable[[str], Path],
+    database: str,
+    server: str,
+    unreachable: str,
+) -> None:
+    """On a laptop without the server the suite still runs, and says why tests were skipped;
+    in CI (REQUIRE_SERVICES=1) the same situation is a failure."""
+    answers = {"python_version": "3.11", "database": database, "include_example": False}
+    project, python = rendered(answers), python_for(answers["python_version"])
+    reason = f"{server} is not reachable at {unreachable} "
+
+    relaxed = run_rendered_suite(
+        project, python, "-rs", env={"TEST_DATABASE_URL": unreachable, "REQUIRE_SERVICES": "0"}
+    )
+    required = run_rendered_suite(
+        project,
+        python,
+        check=False,
+        env={"TEST_DATABASE_URL": unreachable, "REQUIRE_SERVICES": "1"},
+    )
+
+    assert " skipped" in relaxed and " error" not in relaxed, relaxed
+    assert reason in relaxed and "Start a server there" in relaxed, relaxed
+    assert " error" in required and " skipped" not in required, required
+    assert reason in required, required
