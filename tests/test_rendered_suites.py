@@ -65,7 +65,7 @@ def test_a_new_migration_comes_out_lint_clean(
     ("database", "server", "unreachable"),
     [
         ("postgresql", "PostgreSQL", "postgresql+asyncpg://postgres@127.0.0.1:9/postgres"),
-        ("mysql", "MySQL/MariaDB", "mysql+aiomysql://root@127.0.0.1:9/test"),
+        ("mysql", "MySQL/MariaDB", "mysql+aiomysql://root@127.0.0.1:9/"),
     ],
 )
 def test_without_a_server_the_database_tests_skip_and_say_what_to_start(
