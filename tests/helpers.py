@@ -85,6 +85,27 @@ def combinations() -> list[dict[str, Any]]:
     return list(distinct.values())
 
 
+def answer_pairs(answers: Mapping[str, Any]) -> set[tuple[tuple[str, Any], tuple[str, Any]]]:
+    items = sorted(answers.items(), key=lambda item: item[0])
+    return set(itertools.combinations(items, 2))
+
+
+def pairwise_combinations() -> list[dict[str, Any]]:
+    """A few combinations that between them hold every pair of answers that can occur together.
+
+    Chosen greedily from `combinations()`: each pick covers the most pairs not yet covered, the
+    earliest in order on a tie, so the set is the same on every run and grows with copier.yml.
+    """
+    candidates = combinations()
+    uncovered = set().union(*(answer_pairs(answers) for answers in candidates))
+    chosen = []
+    while uncovered:
+        best = max(candidates, key=lambda answers: len(answer_pairs(answers) & uncovered))
+        chosen.append(best)
+        uncovered -= answer_pairs(best)
+    return chosen
+
+
 def combination_id(answers: Mapping[str, Any]) -> str:
     return "-".join(
         f"{name}={value}" if not isinstance(value, bool) else f"{name}={'yes' if value else 'no'}"

@@ -9,8 +9,10 @@ import pytest
 from .conftest import Render
 from .helpers import (
     REPO_ROOT,
+    answer_pairs,
     combination_id,
     combinations,
+    pairwise_combinations,
     questions,
     recorded_answers,
     ruff,
@@ -170,6 +172,16 @@ def test_the_matrix_covers_every_choice() -> None:
     assert {("python_version", v) for v in ("3.11", "3.12", "3.13")} <= seen
     assert {("include_example", True), ("include_example", False)} <= seen
     assert all("include_example" not in a for a in COMBINATIONS if a["database"] == "none")
+
+
+def test_the_rendered_suites_cover_every_pair_of_answers() -> None:
+    """The slow tier runs the pairwise set; every full combination is rendered and linted here."""
+    pairwise = pairwise_combinations()
+    every_pair = set().union(*(answer_pairs(answers) for answers in COMBINATIONS))
+
+    assert set().union(*(answer_pairs(answers) for answers in pairwise)) == every_pair
+    assert all(answers in COMBINATIONS for answers in pairwise)
+    assert len(pairwise) < len(COMBINATIONS)
 
 
 def test_the_repository_itself_is_ruff_clean() -> None:

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from .conftest import Render
-from .helpers import combination_id, combinations, rendered_project_env, run
+from .helpers import combination_id, pairwise_combinations, rendered_project_env, run
 
-COMBINATIONS = combinations()
+PAIRWISE = pairwise_combinations()
 
 
 def run_rendered_suite(
@@ -30,7 +30,7 @@ def run_rendered_suite(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("answers", COMBINATIONS, ids=[combination_id(a) for a in COMBINATIONS])
+@pytest.mark.parametrize("answers", PAIRWISE, ids=[combination_id(a) for a in PAIRWISE])
 def test_rendered_suite_passes(
     rendered: Render, python_for: Callable[[str], Path], answers: dict[str, Any]
 ) -> None:
