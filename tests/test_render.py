@@ -32,7 +32,9 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
     files = {
         ".copier-answers.yml",
         ".env.example",
+        ".gitattributes",
         ".gitignore",
+        ".pre-commit-config.yaml",
         ".python-version",
         "README.md",
         "pyproject.toml",
