@@ -81,7 +81,7 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
     if example:
         files |= {
             "migrations/versions/0001_create_products.py",
-            "migrations/versions/0002_create_accounts.py",
+            "migrations/versions/0002_add_reservations_and_accounts.py",
             f"{package}/api/accounts.py",
             f"{package}/services/accounts.py",
             f"{package}/services/idempotency.py",
