@@ -135,13 +135,15 @@ def snapshot(destination: Path) -> Path:
     return destination
 
 
-def render(template: Path, destination: Path, answers: Mapping[str, Any]) -> Path:
+def render(
+    template: Path, destination: Path, answers: Mapping[str, Any], ref: str = "HEAD"
+) -> Path:
     copier.run_copy(
         str(template),
         destination,
         data=dict(answers),
         defaults=True,
-        vcs_ref="HEAD",
+        vcs_ref=ref,
         quiet=True,
         unsafe=False,
     )
