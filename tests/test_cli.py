@@ -77,6 +77,30 @@ def test_an_invalid_answer_is_refused_and_nothing_is_written(
     assert not project.exists() or not any(project.iterdir())
 
 
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        ({"databse": "postgresql"}, "unknown answers: databse; the questions are project_name,"),
+        ({"database": "oracle"}, "Invalid choice for 'database': 'oracle'"),
+    ],
+)
+def test_a_data_file_with_a_wrong_answer_is_refused_and_nothing_is_written(
+    template: Path, tmp_path: Path, answers: dict[str, str], message: str
+) -> None:
+    """A misspelt question would otherwise fall back to its default without a word."""
+    data_file = tmp_path / "answers.yml"
+    data_file.write_text(yaml.safe_dump(answers))
+    project = tmp_path / "refused"
+
+    result = copier_copy(
+        template, project, "--defaults", "--data-file", str(data_file), check=False
+    )
+
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert not project.exists() or not any(project.iterdir())
+
+
 def readme_commands() -> list[str]:
     """The commands of the README's set-up block."""
     readme = (REPO_ROOT / "README.md").read_text()

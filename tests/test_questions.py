@@ -30,7 +30,17 @@ def test_every_question_has_a_reference_entry(name: str) -> None:
 def test_computed_values_are_never_asked() -> None:
     computed = {name for name, spec in questions().items() if spec.get("when") is False}
 
-    assert computed == {"reserved_module_names", "with_example", "has_resources", "database_server"}
+    assert computed == {
+        "reserved_module_names",
+        "answer_names",
+        "with_example",
+        "has_resources",
+        "database_server",
+    }
+
+
+def test_answer_names_lists_every_question_a_user_may_answer() -> None:
+    assert questions()["answer_names"]["default"] == list(asked_questions())
 
 
 @pytest.mark.parametrize(
