@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import REPO_ROOT, TEMPLATE_SOURCES, render, run, text_files
+from .helpers import REPO_ROOT, TEMPLATE_SOURCES, recorded_answers, render, run, text_files
 
 GIT = ["git", "-c", "user.name=Tests", "-c", "user.email=tests@example.com"]
 RELEASE = re.compile(r"^## (v\d+\.\d+\.\d+) \(commit ([0-9a-f]{40})\)$", re.M)
@@ -60,12 +60,12 @@ def template_history(destination: Path, release_commit: str) -> tuple[Path, str]
     return destination, released
 
 
+COPIER = [sys.executable, "-m", "copier"]
+
+
 def update(project: Path) -> subprocess.CompletedProcess[str]:
     """The command the rendered README gives, run as a user would."""
-    return run(
-        [sys.executable, "-m", "copier", "update", "--defaults", "--vcs-ref=HEAD", "--quiet"],
-        project,
-    )
+    return run([*COPIER, "update", "--defaults", "--vcs-ref=HEAD", "--quiet"], project)
 
 
 def tree(project: Path) -> dict[str, str]:
@@ -153,3 +153,33 @@ def test_user_edits_survive_and_a_conflicting_one_is_reported(tmp_path: Path) ->
     assert "USER_LIMIT = 3  # mine" in untouched.read_text()
     assert (package / "api" / "orders.py").exists()
     assert leftovers(project) == ["src/my_service/api/products.py"]
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_database_added_later_equals_a_fresh_render_with_it(
+    template: Path, tmp_path: Path, database: str
+) -> None:
+    """The command docs/questions.md gives for changing an answer on an existing project."""
+    project = rendered_and_committed(template, "HEAD", tmp_path / "project", {"database": "none"})
+    edited = project / "src" / "my_service" / "concurrency.py"
+    edited.write_text(edited.read_text() + "\n\nUSER_LIMIT = 3  # mine\n")
+    commit_all(project, "edited")
+
+    run(
+        [
+            *COPIER,
+            "update",
+            "--defaults",
+            "--vcs-ref=HEAD",
+            "--quiet",
+            "--data",
+            f"database={database}",
+        ],
+        project,
+    )
+    fresh = render(template, tmp_path / "fresh", {"database": database})
+
+    assert leftovers(project) == []
+    assert recorded_answers(project)["database"] == database
+    changed = {name for name, text in tree(project).items() if tree(fresh).get(name) != text}
+    assert changed == {"src/my_service/concurrency.py"}, "only the user's own edit differs"
