@@ -1,0 +1,50 @@
+"""A rendered project installed from its own pyproject.toml into a fresh virtual environment.
+
+The other rendered suites share one environment built from the union of every project's
+requirements, with `src/` on the path: a dependency that one project forgot to declare could
+hide there. Here nothing is installed but what the project declares, the way `uv sync` would.
+Packages come from uv's cache, which the shared environment filled, so nothing is downloaded.
+"""
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from .conftest import Render
+from .environments import UV_ENV
+from .helpers import run
+
+FRESH = [
+    {"python_version": "3.12", "database": "postgresql", "include_example": True},
+    {"python_version": "3.13", "database": "none"},
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("answers", FRESH, ids=lambda answers: answers["database"])
+def test_a_project_installed_from_its_own_declarations_passes_its_suite(
+    rendered: Render, python_for: Callable[[str], Path], tmp_path: Path, answers: dict
+) -> None:
+    project = shutil.copytree(rendered(answers), tmp_path / "project")
+    interpreter = python_for(answers["python_version"]).resolve()
+    uv = shutil.which("uv") or "uv"
+    venv = project / ".venv"
+    run([uv, "venv", "--quiet", "--python", str(interpreter), str(venv)], project, UV_ENV)
+    python = venv / "bin" / "python"
+    declared = ["--editable", ".", "--group", "dev"]
+    run(
+        [uv, "pip", "install", "--quiet", "--offline", "--python", str(python), *declared],
+        project,
+        UV_ENV,
+    )
+
+    result = run(
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        project,
+        {"PYTHONPATH": "", "PYTHONNOUSERSITE": "1"},
+    )
+
+    assert " passed" in result.stdout
+    assert " skipped" not in result.stdout, result.stdout
