@@ -83,6 +83,7 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
             "migrations/versions/0001_create_products.py",
             "migrations/versions/0002_add_reservations_and_accounts.py",
             f"{package}/api/accounts.py",
+            f"{package}/api/fields.py",
             f"{package}/services/accounts.py",
             f"{package}/services/idempotency.py",
             "tests/test_accounts.py",
