@@ -113,6 +113,19 @@ def combination_id(answers: Mapping[str, Any]) -> str:
     )
 
 
+def copy_template_sources(destination: Path) -> None:
+    """Put the working tree's copier.yml, includes and template into `destination`, replacing
+    what is there."""
+    for name in TEMPLATE_SOURCES:
+        source, target = REPO_ROOT / name, destination / name
+        shutil.rmtree(target, ignore_errors=True)
+        target.unlink(missing_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+
+
 def snapshot(destination: Path) -> Path:
     """A committed copy of the template as it is in the working tree.
 
@@ -120,14 +133,7 @@ def snapshot(destination: Path) -> Path:
     depend on whether it happens to be clean. The snapshot holds only what Copier reads.
     """
     destination.mkdir(parents=True)
-    for name in TEMPLATE_SOURCES:
-        source = REPO_ROOT / name
-        if source.is_dir():
-            shutil.copytree(
-                source, destination / name, ignore=shutil.ignore_patterns("__pycache__")
-            )
-        else:
-            shutil.copy2(source, destination / name)
+    copy_template_sources(destination)
     git = ["git", "-c", "user.name=Template Tests", "-c", "user.email=tests@example.com"]
     run([*git, "init", "--quiet", "--initial-branch=main"], destination)
     run([*git, "add", "--all"], destination)

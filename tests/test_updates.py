@@ -7,7 +7,6 @@ then the working tree, as two commits: what a user's `copier update` sees.
 """
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,15 @@ from typing import Any
 
 import pytest
 
-from .helpers import REPO_ROOT, TEMPLATE_SOURCES, recorded_answers, render, run, text_files
+from .helpers import (
+    REPO_ROOT,
+    TEMPLATE_SOURCES,
+    copy_template_sources,
+    recorded_answers,
+    render,
+    run,
+    text_files,
+)
 
 GIT = ["git", "-c", "user.name=Tests", "-c", "user.email=tests@example.com"]
 RELEASE = re.compile(r"^## (v\d+\.\d+\.\d+) \(commit ([0-9a-f]{40})\)$", re.M)
@@ -46,16 +53,7 @@ def template_history(destination: Path, release_commit: str) -> tuple[Path, str]
     )
     subprocess.run(["tar", "-x", "-C", str(destination)], input=archive.stdout, check=True)
     released = commit_all(destination, "the previous release")
-    for name in TEMPLATE_SOURCES:
-        shutil.rmtree(destination / name, ignore_errors=True)
-        (destination / name).unlink(missing_ok=True)
-        source = REPO_ROOT / name
-        if source.is_dir():
-            shutil.copytree(
-                source, destination / name, ignore=shutil.ignore_patterns("__pycache__")
-            )
-        else:
-            shutil.copy2(source, destination / name)
+    copy_template_sources(destination)
     commit_all(destination, "the working tree")
     return destination, released
 
