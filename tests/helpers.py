@@ -15,6 +15,7 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_SOURCES = ("copier.yml", "includes", "template")
+GIT = ["git", "-c", "user.name=Template Tests", "-c", "user.email=tests@example.com"]
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 """Set by CI: what would be skipped for lack of a server or interpreter fails instead."""
 
@@ -134,11 +135,20 @@ def snapshot(destination: Path) -> Path:
     """
     destination.mkdir(parents=True)
     copy_template_sources(destination)
-    git = ["git", "-c", "user.name=Template Tests", "-c", "user.email=tests@example.com"]
-    run([*git, "init", "--quiet", "--initial-branch=main"], destination)
-    run([*git, "add", "--all"], destination)
-    run([*git, "commit", "--quiet", "--message", "snapshot"], destination)
+    git_init(destination)
+    commit_all(destination, "snapshot")
     return destination
+
+
+def git_init(repository: Path) -> None:
+    run([*GIT, "init", "--quiet", "--initial-branch=main"], repository)
+
+
+def commit_all(repository: Path, message: str) -> str:
+    """Stage everything in `repository`, commit it, and return the commit's hash."""
+    run([*GIT, "add", "--all"], repository)
+    run([*GIT, "commit", "--quiet", "--allow-empty", "--message", message], repository)
+    return run(["git", "rev-parse", "HEAD"], repository).stdout.strip()
 
 
 def render(

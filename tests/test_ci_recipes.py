@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .helpers import REPO_ROOT, recorded_answers, render, run
-from .test_updates import RECENT_RELEASES, commit_all, template_history
+from .helpers import REPO_ROOT, commit_all, git_init, recorded_answers, render, run
+from .test_updates import RECENT_RELEASES, template_history
 
 CI_DOC = REPO_ROOT / "docs" / "ci.md"
 RECIPE = re.compile(r"<!-- recipe: ([\w-]+) -->\n```sh\n(.*?)```", re.S)
@@ -78,7 +78,7 @@ def test_the_update_recipe_brings_an_older_render_to_the_newest_release(
 ) -> None:
     version, _commit = RECENT_RELEASES[-1]
     project = render(released_template, tmp_path / "inventory-service", {}, ref=version)
-    run(["git", "init", "--quiet"], project)
+    git_init(project)
     commit_all(project, "rendered")
 
     run_recipe("update", tmp_path, released_template)
@@ -90,7 +90,7 @@ def test_the_update_recipe_brings_an_older_render_to_the_newest_release(
 def test_the_update_recipe_fails_on_a_conflict(released_template: Path, tmp_path: Path) -> None:
     version, _commit = RECENT_RELEASES[-1]
     project = render(released_template, tmp_path / "inventory-service", {}, ref=version)
-    run(["git", "init", "--quiet"], project)
+    git_init(project)
     routes = project / "src" / "my_service" / "api" / "products.py"
     routes.write_text(
         routes.read_text().replace(

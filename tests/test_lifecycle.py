@@ -9,17 +9,15 @@ from pathlib import Path
 import pytest
 
 from .conftest import Render
-from .helpers import run
+from .helpers import GIT, commit_all, git_init, run
 
 ANSWERS = {"python_version": "3.11", "database": "sqlite", "include_example": True}
-GIT = ["git", "-c", "user.name=Tests", "-c", "user.email=tests@example.com"]
 
 
 def committed_copy(rendered: Render, destination: Path) -> Path:
     project = shutil.copytree(rendered(ANSWERS), destination)
-    run([*GIT, "init", "--quiet"], project)
-    run([*GIT, "add", "--all"], project)
-    run([*GIT, "commit", "--quiet", "--message", "rendered"], project)
+    git_init(project)
+    commit_all(project, "rendered")
     return project
 
 

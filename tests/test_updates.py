@@ -17,14 +17,15 @@ import pytest
 from .helpers import (
     REPO_ROOT,
     TEMPLATE_SOURCES,
+    commit_all,
     copy_template_sources,
+    git_init,
     recorded_answers,
     render,
     run,
     text_files,
 )
 
-GIT = ["git", "-c", "user.name=Tests", "-c", "user.email=tests@example.com"]
 RELEASE = re.compile(r"^## (v\d+\.\d+\.\d+) \(commit ([0-9a-f]{40})\)$", re.M)
 CONFLICT_MARKER = re.compile(r"^(<<<<<<<|>>>>>>>)( |$)", re.M)
 
@@ -34,17 +35,11 @@ def releases() -> list[tuple[str, str]]:
     return RELEASE.findall((REPO_ROOT / "CHANGELOG.md").read_text())
 
 
-def commit_all(repository: Path, message: str) -> str:
-    run([*GIT, "add", "--all"], repository)
-    run([*GIT, "commit", "--quiet", "--allow-empty", "--message", message], repository)
-    return run(["git", "rev-parse", "HEAD"], repository).stdout.strip()
-
-
 def template_history(destination: Path, release_commit: str) -> tuple[Path, str]:
     """A template repository: the release's sources, then the working tree's. Returns it and
     the release's commit in it."""
     destination.mkdir()
-    run([*GIT, "init", "--quiet", "--initial-branch=main"], destination)
+    git_init(destination)
     archive = subprocess.run(
         ["git", "archive", release_commit, *TEMPLATE_SOURCES],
         cwd=REPO_ROOT,
@@ -95,7 +90,7 @@ def history(
 
 def rendered_and_committed(template: Path, ref: str, destination: Path, answers: Any) -> Path:
     project = render(template, destination, answers, ref=ref)
-    run([*GIT, "init", "--quiet"], project)
+    git_init(project)
     commit_all(project, "rendered")
     return project
 
