@@ -3,6 +3,20 @@
 Routes, scripts and background tasks use the same code through `Database`.
 """
 
-from .database import Database, Isolation, LockNotAcquired, RetriesExhausted, RetryPolicy
+from .database import (
+    Database,
+    Isolation,
+    LockNotAcquired,
+    NamedLock,
+    RetriesExhausted,
+    RetryPolicy,
+)
 
-__all__ = ["Database", "Isolation", "LockNotAcquired", "RetriesExhausted", "RetryPolicy"]
+__all__ = [
+    "Database",
+    "Isolation",
+    "LockNotAcquired",
+    "NamedLock",
+    "RetriesExhausted",
+    "RetryPolicy",
+]

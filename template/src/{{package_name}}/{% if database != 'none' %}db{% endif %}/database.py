@@ -24,6 +24,10 @@ could produce: the refused unit of work fails with a serialization error and run
 """
 
 
+NamedLock = Callable[[AsyncSession, str], Awaitable[None]]
+"""Takes the lock of that name until the session's transaction ends; see `Database.lock`."""
+
+
 class RetriesExhausted(Exception):
     """A unit of work kept conflicting with concurrent ones and was given up."""
 
@@ -69,7 +73,7 @@ class Database:
     sessions: async_sessionmaker[AsyncSession]
     is_retryable: Callable[[DBAPIError], bool]
     begin_options: Callable[[Isolation], Mapping[str, Any]]
-    acquire_lock: Callable[[AsyncSession, str], Awaitable[None]]
+    acquire_lock: NamedLock
     retry: RetryPolicy = RetryPolicy()
 
     async def transaction(

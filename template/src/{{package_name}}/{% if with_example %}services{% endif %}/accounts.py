@@ -3,18 +3,14 @@
 Each function takes the session of the caller's unit of work and never commits.
 """
 
-from collections.abc import Awaitable, Callable
-
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..db import NamedLock
 from ..db.models import Account, Transfer
 from ..exceptions import Conflict, NotFound
 
 MAX_ACCOUNTS_PER_OWNER = 3
-
-Lock = Callable[[AsyncSession, str], Awaitable[None]]
-"""Takes a named lock until the end of the session's transaction: `Database.lock`."""
 
 
 class AccountNotFound(NotFound):
@@ -32,7 +28,7 @@ class InsufficientFunds(Conflict):
         super().__init__(f"account {account_id} holds less than {amount}")
 
 
-async def open_account(session: AsyncSession, lock: Lock, owner: str, balance: int) -> Account:
+async def open_account(session: AsyncSession, lock: NamedLock, owner: str, balance: int) -> Account:
     """Open an account, unless its owner already has the most allowed.
 
     Counting and inserting is a check-then-act on rows that do not exist yet, so there is no
