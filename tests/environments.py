@@ -23,10 +23,14 @@ UV_ENV = {"UV_PYTHON_DOWNLOADS": "never"}
 
 
 def declared_requirements(project: Path) -> set[str]:
-    """The project's dependencies and its dev group, as written in its pyproject.toml."""
+    """The project's dependencies, its dev group and its build backend, as its pyproject.toml
+    declares them. The backend is among them so that uv's cache holds it for an offline build of
+    the project itself."""
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
-    return set(pyproject["project"]["dependencies"]) | set(
-        pyproject.get("dependency-groups", {}).get("dev", [])
+    return (
+        set(pyproject["project"]["dependencies"])
+        | set(pyproject.get("dependency-groups", {}).get("dev", []))
+        | set(pyproject["build-system"]["requires"])
     )
 
 
