@@ -197,6 +197,22 @@ def rendered_project_env(project: Path) -> dict[str, str]:
     return {"PYTHONPATH": str(project / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
 
 
+def run_rendered_suite(
+    project: Path,
+    python: Path,
+    *pytest_arguments: str,
+    check: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    result = run(
+        [str(python), "-m", "pytest", "-p", "no:cacheprovider", "-q", *pytest_arguments],
+        project,
+        env={**rendered_project_env(project), **(env or {})},
+        check=check,
+    )
+    return result.stdout + result.stderr
+
+
 def recorded_answers(project: Path) -> dict[str, Any]:
     return yaml.safe_load((project / ".copier-answers.yml").read_text())
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from .conftest import Render
-from .test_rendered_suites import run_rendered_suite
+from .helpers import run_rendered_suite
 
 EXAMPLE = {"python_version": "3.11", "database": "sqlite", "include_example": True}
 POSTGRESQL = EXAMPLE | {"database": "postgresql"}
@@ -122,7 +122,7 @@ REMOVALS = {
     ),
     "read-session-closed-after-the-response": Removal(
         test="test_the_read_session_is_closed_before_the_response_is_sent",
-        file="src/my_service/dependencies.py",
+        file="src/my_service/db/dependencies.py",
         protected='Depends(get_session, scope="function")',
         naive="Depends(get_session)",
     ),

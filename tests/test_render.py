@@ -48,9 +48,11 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
         f"{package}/lifespan.py",
         f"{package}/main.py",
         f"{package}/resources/__init__.py",
+        f"{package}/resources/selected.py",
         f"{package}/settings.py",
         "tests/__init__.py",
         "tests/conftest.py",
+        "tests/resources.py",
         "tests/test_errors.py",
         "tests/test_health.py",
         "tests/test_keyed_lock.py",
@@ -61,13 +63,19 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
     if database != "none":
         files |= {
             "alembic.ini",
+            "docs/database.md",
             "migrations/env.py",
             "migrations/script.py.mako",
             f"{package}/db/__init__.py",
             f"{package}/db/base.py",
             f"{package}/db/database.py",
+            f"{package}/db/dependencies.py",
+            f"{package}/db/errors.py",
+            f"{package}/db/settings.py",
             f"{package}/resources/{database}.py",
+            "tests/database.py",
             "tests/schema.py",
+            "tests/test_database.py",
             f"tests/{database}_database.py",
             f"tests/test_{database}.py",
             "tests/test_capacity.py",
@@ -80,6 +88,7 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
         files.add("migrations/versions/.gitkeep")
     if example:
         files |= {
+            "docs/example.md",
             "migrations/versions/0001_create_products.py",
             "migrations/versions/0002_add_reservations_and_accounts.py",
             f"{package}/api/accounts.py",
@@ -98,6 +107,21 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
     if example and database in {"postgresql", "mysql"}:
         files |= {"tests/served_app.py", "tests/test_multiprocess.py"}
     return files
+
+
+TEMPLATE_OWNED = {
+    ".copier-answers.yml",
+    ".env.example",
+    "README.md",
+    "pyproject.toml",
+    "src/my_service/api/__init__.py",
+    "src/my_service/resources/selected.py",
+    "tests/resources.py",
+}
+"""The files that change when a resource or the example is toggled: Copier's own, three
+composition modules the rendered README marks as the template's, and three whose resource
+lines sit apart from where users add theirs. Every other file is the same whatever the
+resource answers, so an update that adds a resource cannot conflict with a user's edits to it."""
 
 
 def rendered_files(project: Any) -> set[str]:
@@ -120,7 +144,7 @@ def test_records_the_answers_for_copier_update(rendered: Render, answers: dict) 
     assert recorded["_commit"]
     assert {name: recorded[name] for name in answers} == answers
     computed = {name for name, spec in questions().items() if spec.get("when") is False}
-    assert computed >= {"with_example", "has_resources", "database_server"}
+    assert computed >= {"with_example", "database_server"}
     assert not computed & set(recorded)
 
 
@@ -166,6 +190,20 @@ def test_passes_ruff_check(rendered: Render, answers: dict) -> None:
 
 def test_is_ruff_formatted(rendered: Render, answers: dict) -> None:
     run(ruff("format", "--no-cache", "--check", "."), rendered(answers))
+
+
+def test_resource_answers_change_only_the_files_the_template_owns(rendered: Render) -> None:
+    projects: dict[str, list[Any]] = {}
+    for answers in COMBINATIONS:
+        projects.setdefault(answers["python_version"], []).append(rendered(answers))
+    varying: set[str] = set()
+    for group in projects.values():
+        shared = set.intersection(*(rendered_files(project) for project in group))
+        varying |= {
+            name for name in shared if len({(project / name).read_text() for project in group}) > 1
+        }
+
+    assert varying == TEMPLATE_OWNED
 
 
 def test_the_matrix_covers_every_choice() -> None:

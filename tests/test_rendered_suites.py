@@ -1,32 +1,22 @@
 """Each rendered project's own test suite passes, under the Python its answers name."""
 
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from .conftest import Render
-from .helpers import combination_id, pairwise_combinations, rendered_project_env, run
+from .helpers import (
+    combination_id,
+    pairwise_combinations,
+    rendered_project_env,
+    run,
+    run_rendered_suite,
+)
 
 PAIRWISE = pairwise_combinations()
-
-
-def run_rendered_suite(
-    project: Path,
-    python: Path,
-    *pytest_arguments: str,
-    check: bool = True,
-    env: Mapping[str, str] | None = None,
-) -> str:
-    result = run(
-        [str(python), "-m", "pytest", "-p", "no:cacheprovider", "-q", *pytest_arguments],
-        project,
-        env={**rendered_project_env(project), **(env or {})},
-        check=check,
-    )
-    return result.stdout + result.stderr
 
 
 @pytest.mark.slow

@@ -7,13 +7,16 @@ then the working tree, as two commits: what a user's `copier update` sees.
 """
 
 import re
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .environments import UV_ENV
 from .helpers import (
     REPO_ROOT,
     TEMPLATE_SOURCES,
@@ -22,7 +25,9 @@ from .helpers import (
     git_init,
     recorded_answers,
     render,
+    ruff,
     run,
+    run_rendered_suite,
     text_files,
 )
 
@@ -176,3 +181,128 @@ def test_a_database_added_later_equals_a_fresh_render_with_it(
     assert recorded_answers(project)["database"] == database
     changed = {name for name, text in tree(project).items() if tree(fresh).get(name) != text}
     assert changed == {"src/my_service/concurrency.py"}, "only the user's own edit differs"
+
+
+def edit(project: Path, name: str, after: str, addition: str) -> tuple[str, str]:
+    """Insert `addition` right after the first `after` in a file, as a user's edit would;
+    returns the file and the addition, to look for after the update."""
+    path = project / name
+    text = path.read_text()
+    assert after in text, f"{name} no longer holds {after!r}"
+    path.write_text(text.replace(after, after + addition, 1))
+    return name, addition
+
+
+ORDERS_ROUTER = '''"""Orders: routes of my own."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/orders")
+
+
+@router.get("")
+async def list_orders() -> list[str]:
+    return []
+'''
+
+ORDERS_TEST = """from my_service.settings import Settings
+
+from .conftest import running
+
+
+async def test_my_route_and_my_setting(settings: Settings, greeting: str) -> None:
+    async with running(settings) as service:
+        response = await service.client.get("/orders")
+
+    assert response.json() == []
+    assert settings.greeting == greeting
+"""
+
+
+def edit_every_shared_file(project: Path, python: Path) -> list[tuple[str, str]]:
+    """What a user adds in a project's first weeks, in each file the template shares with them:
+    a setting, a step in the lifespan, a provider, an error answer, a router, a fixture, a
+    dependency, a documented variable and a README paragraph. Returns each (file, addition)."""
+    package = "src/my_service"
+    (project / package / "api" / "orders.py").write_text(ORDERS_ROUTER)
+    (project / "tests" / "test_orders.py").write_text(ORDERS_TEST)
+    uv = shutil.which("uv") or "uv"
+    add = [uv, "add", "--frozen", "--quiet", "--python", str(python), "orjson>=3.10"]
+    run(add, project, UV_ENV)
+    return [
+        ("pyproject.toml", '"orjson>=3.10",\n'),
+        edit(
+            project,
+            f"{package}/settings.py",
+            '    title: str = "My Service"\n',
+            '    greeting: str = "hello"  # mine\n',
+        ),
+        edit(
+            project,
+            f"{package}/lifespan.py",
+            "open_resources(settings, stack)\n",
+            "            # mine: my own resources open here, on the same stack\n",
+        ),
+        edit(
+            project,
+            f"{package}/dependencies.py",
+            "    return request.state.readiness_checks\n",
+            "\n\ndef get_greeting(request: Request) -> str:  # mine\n"
+            "    return request.state.settings.greeting\n",
+        ),
+        edit(
+            project,
+            f"{package}/errors.py",
+            "    app.add_exception_handler(Unprocessable, unprocessable)\n",
+            "    app.add_exception_handler(LookupError, not_found)  # mine\n",
+        ),
+        edit(project, f"{package}/main.py", "from . import api\n", "from .api import orders\n"),
+        edit(
+            project,
+            f"{package}/main.py",
+            "        app.include_router(router)\n",
+            "    app.include_router(orders.router)  # mine\n",
+        ),
+        edit(
+            project,
+            "tests/conftest.py",
+            'pytest_plugins = ["tests.resources"]\n',
+            '\n\n@pytest.fixture\ndef greeting() -> str:  # mine\n    return "hello"\n',
+        ),
+        edit(
+            project, ".env.example", "_READINESS_TIMEOUT=2.0\n", '# MY_SERVICE_GREETING="hello"\n'
+        ),
+        edit(
+            project,
+            "README.md",
+            "closes them at shutdown.\n",
+            "\nThe payments team owns this service. (mine)\n",
+        ),
+    ]
+
+
+@pytest.mark.slow
+def test_a_database_added_to_a_project_with_edited_shared_files_keeps_every_edit(
+    template: Path, tmp_path: Path, python_for: Callable[[str], Path]
+) -> None:
+    """The README's command for adding a resource, on a project whose shared files the user
+    has edited: nothing conflicts, every edit survives, and the result passes ruff and its
+    own suite, the user's tests included."""
+    project = rendered_and_committed(template, "HEAD", tmp_path / "project", {"database": "none"})
+    python = python_for(recorded_answers(project)["python_version"])
+    additions = edit_every_shared_file(project, python)
+    commit_all(project, "my own code")
+
+    run(
+        [*COPIER, "update", "--defaults", "--vcs-ref=HEAD", "--quiet", "-d", "database=postgresql"],
+        project,
+    )
+
+    assert leftovers(project) == []
+    lost = [(name, line) for name, line in additions if line not in (project / name).read_text()]
+    assert lost == []
+    run(ruff("check", "--no-cache", "."), project)
+    run(ruff("format", "--no-cache", "--check", "."), project)
+    output = run_rendered_suite(project, python)
+    assert " passed" in output
+    assert " skipped" not in output, output

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from ..dependencies import ReadinessChecksDep, SettingsDep
-from ..lifespan import ReadinessCheck
+from ..resources import ReadinessCheck
 
 logger = logging.getLogger(__name__)
 

@@ -1,20 +1,22 @@
 """Shared resources, one module each: open (connect and verify), a handle, and close.
 
-Each module's `open_*` is an async context manager that the lifespan enters on its exit stack,
-so whatever was opened is closed again, in reverse order, even when a later one fails.
+Each module's `open_*` is an async context manager that `selected.open_resources` enters on the
+lifespan's exit stack, so whatever was opened is closed again, in reverse order, even when a
+later one fails.
 """
 
 import asyncio
 from collections.abc import Awaitable, Callable
+
+ReadinessCheck = Callable[[], Awaitable[object]]
+"""Answers when the resource is usable and raises when it is not; readiness runs it."""
 
 
 class ResourceUnavailable(RuntimeError):
     """A resource could not be reached; the message names it and where it was looked for."""
 
 
-async def verify(
-    name: str, address: str, check: Callable[[], Awaitable[object]], seconds: float
-) -> None:
+async def verify(name: str, address: str, check: ReadinessCheck, seconds: float) -> None:
     """Fail fast at startup: run `check` within `seconds` or raise `ResourceUnavailable`.
 
     `address` must already have its password removed; it ends up in logs.

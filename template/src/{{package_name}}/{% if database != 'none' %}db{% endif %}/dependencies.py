@@ -1,26 +1,12 @@
-"""Dependency providers: they hand each request what the lifespan opened, via `request.state`."""
-{% if database != 'none' %}
+"""The database's dependency providers: the handle the lifespan opened, and a read session."""
+
 from collections.abc import AsyncIterator
-{%- endif %}
 from typing import Annotated
 
 from fastapi import Depends, Request
-{%- if database != 'none' %}
 from sqlalchemy.ext.asyncio import AsyncSession
-{%- endif %}
 
-{% if database != 'none' %}from .db import Database
-{% endif %}from .lifespan import ReadinessCheck
-from .settings import Settings
-
-
-def get_settings(request: Request) -> Settings:
-    return request.state.settings
-
-
-def get_readiness_checks(request: Request) -> dict[str, ReadinessCheck]:
-    return request.state.readiness_checks
-{%- if database != 'none' %}
+from .database import Database
 
 
 def get_database(request: Request) -> Database:
@@ -38,12 +24,7 @@ async def get_session(
     """
     async with database.sessions() as session:
         yield session
-{%- endif %}
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-ReadinessChecksDep = Annotated[dict[str, ReadinessCheck], Depends(get_readiness_checks)]
-{%- if database != 'none' %}
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-{%- endif %}

@@ -1,1 +1,0 @@
-"""HTTP routes and their request and response schemas."""

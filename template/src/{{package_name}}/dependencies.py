@@ -1,0 +1,23 @@
+"""Dependency providers: they hand each request what the lifespan opened, via `request.state`.
+
+Each resource's own providers live beside it (the database's in `db/dependencies.py`).
+"""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from .resources import ReadinessCheck
+from .settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    return request.state.settings
+
+
+def get_readiness_checks(request: Request) -> dict[str, ReadinessCheck]:
+    return request.state.readiness_checks
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ReadinessChecksDep = Annotated[dict[str, ReadinessCheck], Depends(get_readiness_checks)]
