@@ -87,22 +87,36 @@ def test_the_update_recipe_brings_an_older_render_to_the_newest_release(
     assert run_recipe("check-update", tmp_path, released_template).startswith("exit 0")
 
 
+def edit_a_line_the_newer_release_changes(project: Path, newer: Path) -> str:
+    """Append a comment to the first line that differs between the project and a render of the
+    newer release, so that the update must conflict there. Returns the file's path."""
+    for path in sorted(newer.rglob("*.py")):
+        name = path.relative_to(newer)
+        mine = project / name
+        if not mine.exists():
+            continue
+        lines = mine.read_text().splitlines(keepends=True)
+        pairs = zip(lines, path.read_text().splitlines(keepends=True), strict=False)
+        changed = next((i for i, (old, new) in enumerate(pairs) if old != new), None)
+        if changed is not None:
+            lines[changed] = lines[changed].rstrip("\n") + "  # mine\n"
+            mine.write_text("".join(lines))
+            return str(name)
+    raise AssertionError("the newer release changes no line of a file the older one has")
+
+
 def test_the_update_recipe_fails_on_a_conflict(released_template: Path, tmp_path: Path) -> None:
     version, _commit = RECENT_RELEASES[-1]
     project = render(released_template, tmp_path / "inventory-service", {}, ref=version)
+    newer = render(released_template, tmp_path / "newer" / "inventory-service", {}, ref="v99.0.0")
     git_init(project)
-    routes = project / "src" / "my_service" / "api" / "products.py"
-    routes.write_text(
-        routes.read_text().replace(
-            "class ReservationRead(BaseModel):\n", "class ReservationRead(BaseModel):  # mine\n"
-        )
-    )
+    edited = edit_a_line_the_newer_release_changes(project, newer)
     commit_all(project, "rendered, then edited where the newer release changes it")
 
     outcome = run_recipe("update", tmp_path, released_template, check=False)
 
     assert outcome.startswith("exit 1"), outcome
-    assert "src/my_service/api/products.py" in outcome
+    assert edited in outcome
     assert "resolve the files above" in outcome
 
 
