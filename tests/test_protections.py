@@ -25,6 +25,8 @@ from .helpers import run_rendered_suite
 EXAMPLE = {"python_version": "3.11", "database": "sqlite", "include_example": True}
 POSTGRESQL = EXAMPLE | {"database": "postgresql"}
 MYSQL = EXAMPLE | {"database": "mysql"}
+REDIS = {"python_version": "3.11", "database": "none", "cache": "redis"}
+CACHE = "src/my_service/cache"
 API = "src/my_service/api/products.py"
 SERVICES = "src/my_service/services/products.py"
 ACCOUNTS = "src/my_service/services/accounts.py"
@@ -187,6 +189,61 @@ REMOVALS = {
 IN_THIS_PROCESS = KeyedLock()
 """,
     ),
+    "cache-loader-without-the-shared-lock": Removal(
+        test="test_an_expired_key_is_loaded_by_one_caller_across_processes",
+        file=f"{CACHE}/aside.py",
+        protected="""            async with self.lock(f"load:{name}"):
+                if (cached := await self.redis.get(self.key(name))) is not None:
+                    return adapter.validate_json(cached)
+                value = await load()
+                data = adapter.dump_json(value)
+                await self.redis.set(self.key(name), data, px=round(ttl * 1000))
+                return value
+""",
+        naive="""            value = await load()
+            data = adapter.dump_json(value)
+            await self.redis.set(self.key(name), data, px=round(ttl * 1000))
+            return value
+""",
+        answers=REDIS,
+        still_passes="test_a_miss_loads_once_and_keeps_the_value_for_its_ttl",
+    ),
+    "lock-held-in-this-process-only": Removal(
+        test="test_the_lock_serializes_a_read_modify_write_across_processes",
+        file=f"{CACHE}/locks.py",
+        protected="""    if not await lock.acquire():
+        raise LockNotAcquired(name, wait)
+    try:
+        yield
+    finally:
+""",
+        naive="""    async with IN_THIS_PROCESS.hold(name):
+        yield
+    if False:
+""",
+        imports="""from ..concurrency import KeyedLock
+
+IN_THIS_PROCESS = KeyedLock()
+""",
+        answers=REDIS,
+    ),
+    "rate-limit-counted-in-this-process-only": Removal(
+        test="test_the_rate_limit_holds_across_processes",
+        file=f"{CACHE}/rate_limits.py",
+        protected="""        storage = RedisStorage(
+            f"async+{settings.url}",
+            implementation="redispy",
+            connection_pool=redis.connection_pool,
+            key_prefix=f"{settings.key_prefix}limits",
+        )
+""",
+        naive="""        storage = MemoryStorage()
+""",
+        imports="""from limits.aio.storage import MemoryStorage
+""",
+        answers=REDIS,
+        still_passes="test_a_route_over_its_limit_answers_429_with_retry_after",
+    ),
 }
 
 
@@ -201,8 +258,9 @@ def test_the_concurrency_test_fails_without_its_protection(
     code = source.read_text()
     assert removal.protected in code, f"the protection moved; update this test: {removal}"
     if removal.imports:
-        first_local_import = code.index("\nfrom ..") + 1
-        code = code[:first_local_import] + removal.imports + code[first_local_import:]
+        # Before the first relative import, or else at the end of the imports.
+        at = code.find("\nfrom ..") + 1 or code.index("\n\n\n") + 2
+        code = code[:at] + removal.imports + code[at:]
     source.write_text(code.replace(removal.protected, removal.naive))
 
     selected = " or ".join(filter(None, [removal.test, removal.still_passes]))

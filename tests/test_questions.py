@@ -34,6 +34,7 @@ def test_computed_values_are_never_asked() -> None:
         "reserved_module_names",
         "answer_names",
         "with_example",
+        "has_resources",
         "database_server",
     }
 

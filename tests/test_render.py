@@ -106,6 +106,19 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
         }
     if example and database in {"postgresql", "mysql"}:
         files |= {"tests/served_app.py", "tests/test_multiprocess.py"}
+    if answers.get("cache", "none") == "redis":
+        files |= {
+            "docs/cache.md",
+            f"{package}/cache/__init__.py",
+            f"{package}/cache/aside.py",
+            f"{package}/cache/dependencies.py",
+            f"{package}/cache/errors.py",
+            f"{package}/cache/locks.py",
+            f"{package}/cache/rate_limits.py",
+            f"{package}/resources/redis.py",
+            "tests/redis_server.py",
+            "tests/test_cache.py",
+        }
     return files
 
 
@@ -144,7 +157,7 @@ def test_records_the_answers_for_copier_update(rendered: Render, answers: dict) 
     assert recorded["_commit"]
     assert {name: recorded[name] for name in answers} == answers
     computed = {name for name, spec in questions().items() if spec.get("when") is False}
-    assert computed >= {"with_example", "database_server"}
+    assert computed >= {"with_example", "has_resources", "database_server"}
     assert not computed & set(recorded)
 
 
@@ -212,6 +225,7 @@ def test_the_matrix_covers_every_choice() -> None:
     assert {("database", d) for d in ("none", "sqlite", "postgresql", "mysql")} <= seen
     assert {("python_version", v) for v in ("3.11", "3.12", "3.13")} <= seen
     assert {("include_example", True), ("include_example", False)} <= seen
+    assert {("cache", "none"), ("cache", "redis")} <= seen
     assert all("include_example" not in a for a in COMBINATIONS if a["database"] == "none")
 
 

@@ -7,6 +7,7 @@ later one fails.
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit, urlunsplit
 
 ReadinessCheck = Callable[[], Awaitable[object]]
 """Answers when the resource is usable and raises when it is not; readiness runs it."""
@@ -26,3 +27,13 @@ async def verify(name: str, address: str, check: ReadinessCheck, seconds: float)
             await check()
     except Exception as error:
         raise ResourceUnavailable(f"{name} at {address} is unavailable: {error!r}") from error
+
+
+def redact_url(url: str) -> str:
+    """`url` with its password, if any, replaced by `***`: what logs and errors may show."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    name = user.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{name}:***@{host}"))
