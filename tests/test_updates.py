@@ -282,8 +282,9 @@ def edit_every_shared_file(project: Path, python: Path) -> list[tuple[str, str]]
 
 
 @pytest.mark.slow
-def test_a_database_added_to_a_project_with_edited_shared_files_keeps_every_edit(
-    template: Path, tmp_path: Path, python_for: Callable[[str], Path]
+@pytest.mark.parametrize("added", ["database=postgresql", "cache=redis"])
+def test_a_resource_added_to_a_project_with_edited_shared_files_keeps_every_edit(
+    template: Path, tmp_path: Path, python_for: Callable[[str], Path], added: str
 ) -> None:
     """The README's command for adding a resource, on a project whose shared files the user
     has edited: nothing conflicts, every edit survives, and the result passes ruff and its
@@ -294,7 +295,7 @@ def test_a_database_added_to_a_project_with_edited_shared_files_keeps_every_edit
     commit_all(project, "my own code")
 
     run(
-        [*COPIER, "update", "--defaults", "--vcs-ref=HEAD", "--quiet", "-d", "database=postgresql"],
+        [*COPIER, "update", "--defaults", "--vcs-ref=HEAD", "--quiet", "-d", added],
         project,
     )
 
