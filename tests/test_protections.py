@@ -27,6 +27,8 @@ POSTGRESQL = EXAMPLE | {"database": "postgresql"}
 MYSQL = EXAMPLE | {"database": "mysql"}
 REDIS = {"python_version": "3.11", "database": "none", "cache": "redis"}
 CACHE = "src/my_service/cache"
+UPSTREAM = {"python_version": "3.12", "database": "none", "http_client": True}
+UPSTREAM_CLIENT = "src/my_service/upstream/client.py"
 API = "src/my_service/api/products.py"
 SERVICES = "src/my_service/services/products.py"
 ACCOUNTS = "src/my_service/services/accounts.py"
@@ -243,6 +245,42 @@ IN_THIS_PROCESS = KeyedLock()
 """,
         answers=REDIS,
         still_passes="test_a_route_over_its_limit_answers_429_with_retry_after",
+    ),
+    "upstream-calls-unpaced": Removal(
+        test="test_a_hundred_concurrent_callers_never_exceed_the_rate_limit",
+        file=UPSTREAM_CLIENT,
+        protected="""                    await self._pace.acquire()
+""",
+        naive="""                    pass
+""",
+        answers=UPSTREAM,
+        still_passes="test_a_hundred_concurrent_callers_never_exceed_the_concurrency_limit",
+    ),
+    "upstream-waits-without-a-bound": Removal(
+        test="test_a_request_that_gets_no_turn_answers_503",
+        file=UPSTREAM_CLIENT,
+        protected="""            async with asyncio.timeout(self.settings.queue_timeout):
+                await self._in_flight.acquire()
+""",
+        naive="""            await self._in_flight.acquire()
+""",
+        answers=UPSTREAM,
+    ),
+    "upstream-retries-every-method": Removal(
+        test="test_a_server_error_is_retried_for_idempotent_requests_only",
+        file=UPSTREAM_CLIENT,
+        protected=" if method.upper() in IDEMPOTENT_METHODS else 1\n",
+        naive="\n",
+        answers=UPSTREAM,
+    ),
+    "upstream-without-a-circuit-breaker": Removal(
+        test="test_the_circuit_opens_after_repeated_failures_and_closes_after_a_good_trial",
+        file=UPSTREAM_CLIENT,
+        protected="""        if (retry_after := self.breaker.refusal()) is not None:
+""",
+        naive="""        if (retry_after := self.breaker.refusal()) is not None and False:
+""",
+        answers=UPSTREAM,
     ),
 }
 

@@ -119,6 +119,18 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
             "tests/redis_server.py",
             "tests/test_cache.py",
         }
+    if answers.get("http_client", False):
+        files |= {
+            "docs/upstream.md",
+            f"{package}/resources/upstream.py",
+            f"{package}/upstream/__init__.py",
+            f"{package}/upstream/breaker.py",
+            f"{package}/upstream/client.py",
+            f"{package}/upstream/dependencies.py",
+            f"{package}/upstream/errors.py",
+            "tests/test_upstream.py",
+            "tests/upstream_server.py",
+        }
     return files
 
 
@@ -226,6 +238,7 @@ def test_the_matrix_covers_every_choice() -> None:
     assert {("python_version", v) for v in ("3.11", "3.12", "3.13")} <= seen
     assert {("include_example", True), ("include_example", False)} <= seen
     assert {("cache", "none"), ("cache", "redis")} <= seen
+    assert {("http_client", False), ("http_client", True)} <= seen
     assert all("include_example" not in a for a in COMBINATIONS if a["database"] == "none")
 
 
