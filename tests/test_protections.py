@@ -29,6 +29,7 @@ REDIS = {"python_version": "3.11", "database": "none", "cache": "redis"}
 CACHE = "src/my_service/cache"
 UPSTREAM = {"python_version": "3.12", "database": "none", "http_client": True}
 UPSTREAM_CLIENT = "src/my_service/upstream/client.py"
+S3 = {"python_version": "3.13", "database": "none", "object_storage": "s3"}
 API = "src/my_service/api/products.py"
 SERVICES = "src/my_service/services/products.py"
 ACCOUNTS = "src/my_service/services/accounts.py"
@@ -281,6 +282,33 @@ IN_THIS_PROCESS = KeyedLock()
         naive="""        if (retry_after := self.breaker.refusal()) is not None and False:
 """,
         answers=UPSTREAM,
+    ),
+    "upload-read-whole-before-storing": Removal(
+        test="test_a_large_upload_streams_through_the_service_with_bounded_memory",
+        file="src/my_service/api/files.py",
+        protected="""    stored = await store.upload(key, request.stream(), content_type)
+""",
+        naive="""    body = await request.body()
+
+    async def whole() -> AsyncIterator[bytes]:
+        yield body
+
+    stored = await store.upload(key, whole(), content_type)
+""",
+        imports="""from collections.abc import AsyncIterator
+""",
+        answers=S3,
+        still_passes="test_a_file_round_trips_through_the_service",
+    ),
+    "failed-upload-not-aborted": Removal(
+        test="test_an_upload_that_fails_midway_leaves_no_parts_behind",
+        file="src/my_service/storage/objects.py",
+        protected="""            await self.client.abort_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id
+            )
+""",
+        naive="",
+        answers=S3,
     ),
 }
 

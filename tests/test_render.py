@@ -131,6 +131,18 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
             "tests/test_upstream.py",
             "tests/upstream_server.py",
         }
+    if answers.get("object_storage", "none") == "s3":
+        files |= {
+            "docs/storage.md",
+            f"{package}/api/files.py",
+            f"{package}/resources/s3.py",
+            f"{package}/storage/__init__.py",
+            f"{package}/storage/dependencies.py",
+            f"{package}/storage/errors.py",
+            f"{package}/storage/objects.py",
+            "tests/s3_server.py",
+            "tests/test_storage.py",
+        }
     return files
 
 
@@ -239,6 +251,7 @@ def test_the_matrix_covers_every_choice() -> None:
     assert {("include_example", True), ("include_example", False)} <= seen
     assert {("cache", "none"), ("cache", "redis")} <= seen
     assert {("http_client", False), ("http_client", True)} <= seen
+    assert {("object_storage", "none"), ("object_storage", "s3")} <= seen
     assert all("include_example" not in a for a in COMBINATIONS if a["database"] == "none")
 
 

@@ -43,6 +43,10 @@ class CircuitBreaker:
         self.opened_at = None
         self.trial_in_flight = False
 
+    def abandoned(self) -> None:
+        """A call ended without a verdict on the upstream (it was cancelled, say)."""
+        self.trial_in_flight = False
+
     def failed(self) -> None:
         self.failures += 1
         if self.trial_in_flight or self.failures >= self.threshold:

@@ -103,12 +103,20 @@ class Upstream:
             self._refuse_while_open()
             self.breaker.enter()
             response = await self.client.request(method, url, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            self.breaker.failed()
+            raise UpstreamUnavailable(f"the upstream is unreachable: {error!r}") from error
         except httpx.TimeoutException as error:
             self.breaker.failed()
             raise UpstreamTimeout(f"the upstream did not answer in time: {error!r}") from error
         except httpx.TransportError as error:
             self.breaker.failed()
-            raise UpstreamUnavailable(f"the upstream is unreachable: {error!r}") from error
+            raise UpstreamUnavailable(f"the upstream broke the exchange: {error!r}") from error
+        except BaseException:
+            # Cancelled, or refused before sending: no verdict on the upstream, so a trial
+            # that ends here must not keep the circuit waiting for it.
+            self.breaker.abandoned()
+            raise
         finally:
             self._in_flight.release()
         if response.is_server_error:

@@ -1,0 +1,14 @@
+"""The object store's dependency provider."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from .objects import ObjectStore
+
+
+def get_object_store(request: Request) -> ObjectStore:
+    return request.state.object_store
+
+
+ObjectStoreDep = Annotated[ObjectStore, Depends(get_object_store)]
