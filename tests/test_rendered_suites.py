@@ -10,6 +10,7 @@ import pytest
 from .conftest import Render
 from .helpers import (
     combination_id,
+    combinations,
     pairwise_combinations,
     rendered_project_env,
     run,
@@ -17,10 +18,24 @@ from .helpers import (
 )
 
 PAIRWISE = pairwise_combinations()
+WITHOUT_A_RESOURCE = {
+    "database": "none",
+    "cache": "none",
+    "http_client": False,
+    "object_storage": "none",
+}
+ALONE = [
+    answers
+    for answers in combinations()
+    if answers["python_version"] == "3.13"
+    and sum(answers[name] != none for name, none in WITHOUT_A_RESOURCE.items()) == 1
+]
+"""Each resource with no other beside it: what a pair of answers cannot show."""
+SUITES = PAIRWISE + [answers for answers in ALONE if answers not in PAIRWISE]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("answers", PAIRWISE, ids=[combination_id(a) for a in PAIRWISE])
+@pytest.mark.parametrize("answers", SUITES, ids=[combination_id(a) for a in SUITES])
 def test_rendered_suite_passes(
     rendered: Render, python_for: Callable[[str], Path], answers: dict[str, Any]
 ) -> None:
@@ -52,33 +67,48 @@ def test_a_new_migration_comes_out_lint_clean(
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("database", "server", "unreachable"),
+    ("answers", "variable", "server", "unreachable"),
     [
-        ("postgresql", "PostgreSQL", "postgresql+asyncpg://postgres@127.0.0.1:9/postgres"),
-        ("mysql", "MySQL/MariaDB", "mysql+aiomysql://root@127.0.0.1:9/"),
+        (
+            {"database": "postgresql", "include_example": False},
+            "TEST_DATABASE_URL",
+            "PostgreSQL",
+            "postgresql+asyncpg://postgres@127.0.0.1:9/postgres",
+        ),
+        (
+            {"database": "mysql", "include_example": False},
+            "TEST_DATABASE_URL",
+            "MySQL/MariaDB",
+            "mysql+aiomysql://root@127.0.0.1:9/",
+        ),
+        (
+            {"database": "none", "cache": "redis"},
+            "TEST_REDIS_URL",
+            "Redis",
+            "redis://127.0.0.1:9/0",
+        ),
     ],
+    ids=["postgresql", "mysql", "redis"],
 )
-def test_without_a_server_the_database_tests_skip_and_say_what_to_start(
+def test_without_a_server_the_tests_skip_and_say_what_to_start(
     rendered: Render,
     python_for: Callable[[str], Path],
-    database: str,
+    answers: dict[str, Any],
+    variable: str,
     server: str,
     unreachable: str,
 ) -> None:
     """On a laptop without the server the suite still runs, and says why tests were skipped;
     in CI (REQUIRE_SERVICES=1) the same situation is a failure."""
-    answers = {"python_version": "3.11", "database": database, "include_example": False}
+    answers = {"python_version": "3.11", **answers}
     project, python = rendered(answers), python_for(answers["python_version"])
     reason = f"{server} is not reachable at {unreachable} "
 
     relaxed = run_rendered_suite(
-        project, python, "-rs", env={"TEST_DATABASE_URL": unreachable, "REQUIRE_SERVICES": "0"}
+        project, python, "-rs", env={variable: unreachable, "REQUIRE_SERVICES": "0"}
     )
     required = run_rendered_suite(
-        project,
-        python,
-        check=False,
-        env={"TEST_DATABASE_URL": unreachable, "REQUIRE_SERVICES": "1"},
+        project, python, check=False, env={variable: unreachable, "REQUIRE_SERVICES": "1"}
     )
 
     assert " skipped" in relaxed and " error" not in relaxed, relaxed

@@ -3,12 +3,8 @@ slow, 502 when it refuses. A missing object is `NotFound`, answered 404 like any
 
 import logging
 
-from botocore.exceptions import (
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import ClientError, HTTPClientError, ReadTimeoutError
+from botocore.exceptions import ConnectionError as StoreConnectionError
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -33,7 +29,9 @@ async def storage_refused(_request: Request, error: Exception) -> JSONResponse:
 
 
 def install_storage_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(EndpointConnectionError, storage_unreachable)
-    app.add_exception_handler(ConnectTimeoutError, storage_unreachable)
+    # Starlette picks the handler of the closest class: a read timeout is an HTTPClientError,
+    # and a connect timeout a ConnectionError, but each gets its own answer.
+    app.add_exception_handler(StoreConnectionError, storage_unreachable)
+    app.add_exception_handler(HTTPClientError, storage_unreachable)
     app.add_exception_handler(ReadTimeoutError, storage_timeout)
     app.add_exception_handler(ClientError, storage_refused)
