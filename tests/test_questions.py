@@ -35,6 +35,7 @@ def test_computed_values_are_never_asked() -> None:
         "answer_names",
         "with_example",
         "has_resources",
+        "has_servers",
         "database_server",
     }
 

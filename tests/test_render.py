@@ -181,7 +181,7 @@ def test_records_the_answers_for_copier_update(rendered: Render, answers: dict) 
     assert recorded["_commit"]
     assert {name: recorded[name] for name in answers} == answers
     computed = {name for name, spec in questions().items() if spec.get("when") is False}
-    assert computed >= {"with_example", "has_resources", "database_server"}
+    assert computed >= {"with_example", "has_resources", "has_servers", "database_server"}
     assert not computed & set(recorded)
 
 
