@@ -5,6 +5,7 @@ Each resource maps its own failures (a full pool, a lost connection) with the he
 """
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -13,8 +14,6 @@ from .exceptions import Conflict, NotFound, Unprocessable
 
 logger = logging.getLogger(__name__)
 
-RETRY_AFTER_SECONDS = "1"
-
 
 def error_response(
     status_code: int, detail: str, headers: dict[str, str] | None = None
@@ -22,9 +21,10 @@ def error_response(
     return JSONResponse({"detail": detail}, status_code=status_code, headers=headers)
 
 
-def retry_later(detail: str) -> JSONResponse:
-    """503 with `Retry-After`: the request was fine, the service cannot take it right now."""
-    return error_response(503, detail, {"Retry-After": RETRY_AFTER_SECONDS})
+def retry_later(detail: str, seconds: float = 1.0, status_code: int = 503) -> JSONResponse:
+    """An answer with `Retry-After` (whole seconds, at least 1): the request was fine, the
+    service cannot take it right now."""
+    return error_response(status_code, detail, {"Retry-After": str(max(1, math.ceil(seconds)))})
 
 
 async def not_found(_request: Request, error: Exception) -> JSONResponse:

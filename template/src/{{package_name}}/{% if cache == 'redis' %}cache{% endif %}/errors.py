@@ -1,14 +1,13 @@
 """The cache's failures as HTTP answers: 429 over a rate limit, 503 when Redis cannot serve."""
 
 import logging
-import math
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeout
 
-from ..errors import error_response, retry_later
+from ..errors import retry_later
 from .locks import LockNotAcquired
 from .rate_limits import RateLimited
 
@@ -17,8 +16,7 @@ logger = logging.getLogger(__name__)
 
 async def rate_limited(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RateLimited)
-    retry_after = str(max(1, math.ceil(error.retry_after)))
-    return error_response(429, str(error), {"Retry-After": retry_after})
+    return retry_later(str(error), error.retry_after, status_code=429)
 
 
 async def lock_not_acquired(_request: Request, error: Exception) -> JSONResponse:

@@ -4,7 +4,6 @@ retries with jittered backoff for idempotent requests only; a circuit breaker fo
 """
 
 import asyncio
-import logging
 from typing import Any
 
 import httpx
@@ -13,8 +12,6 @@ from aiolimiter import AsyncLimiter
 
 from ..resources.upstream import UpstreamSettings
 from .breaker import CircuitBreaker
-
-logger = logging.getLogger(__name__)
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRYABLE_STATUSES = frozenset({502, 503, 504})

@@ -2,7 +2,6 @@
 limits leave no turn, 502 when it answers with an error."""
 
 import logging
-import math
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -21,10 +20,7 @@ async def upstream_timeout(_request: Request, error: Exception) -> JSONResponse:
 async def upstream_unavailable(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, UpstreamUnavailable)
     logger.warning("%s", error)
-    retry_after = str(max(1, math.ceil(error.retry_after)))
-    return error_response(
-        503, "the upstream service is unavailable; retry shortly", {"Retry-After": retry_after}
-    )
+    return retry_later("the upstream service is unavailable; retry shortly", error.retry_after)
 
 
 async def upstream_busy(_request: Request, error: Exception) -> JSONResponse:
