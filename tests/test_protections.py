@@ -30,6 +30,13 @@ CACHE = "src/my_service/cache"
 UPSTREAM = {"python_version": "3.12", "database": "none", "http_client": True}
 UPSTREAM_CLIENT = "src/my_service/upstream/client.py"
 S3 = {"python_version": "3.13", "database": "none", "object_storage": "s3"}
+BROKER = {
+    "python_version": "3.11",
+    "database": "sqlite",
+    "include_example": False,
+    "broker": "redis",
+}
+CONSUMER = "src/my_service/messaging/consumer.py"
 API = "src/my_service/api/products.py"
 SERVICES = "src/my_service/services/products.py"
 ACCOUNTS = "src/my_service/services/accounts.py"
@@ -310,6 +317,75 @@ IN_THIS_PROCESS = KeyedLock()
         naive="",
         answers=S3,
     ),
+    "consumer-without-a-concurrency-bound": Removal(
+        test="test_no_more_messages_are_in_hand_than_the_concurrency",
+        file=CONSUMER,
+        protected="""            while len(in_flight) >= self.settings.concurrency:
+                await asyncio.wait({stopping, *in_flight}, return_when=asyncio.FIRST_COMPLETED)
+                if stopping.done():
+                    return None
+            free = self.settings.concurrency - len(in_flight)
+""",
+        naive="""            free = self.settings.concurrency
+""",
+        answers=BROKER,
+    ),
+    "message-acknowledged-before-it-is-handled": Removal(
+        test="test_a_failed_message_is_delivered_again_until_it_is_handled",
+        file=CONSUMER,
+        protected="""            try:
+                await self.subscription.handle(message)
+""",
+        naive="""            await delivery.ack()
+            try:
+                await self.subscription.handle(message)
+""",
+        answers=BROKER,
+        still_passes="test_each_message_is_handled_once_with_its_id_body_and_headers",
+    ),
+    "shutdown-abandons-the-handlers-in-progress": Removal(
+        test="test_a_stopping_consumer_finishes_what_it_holds_and_hands_back_the_rest",
+        file=CONSUMER,
+        protected="await asyncio.wait(in_flight, timeout=self.settings.drain_timeout)",
+        naive="(None, set(in_flight))",
+        answers=BROKER,
+    ),
+    "message-recorded-apart-from-its-effect": Removal(
+        test="test_a_message_delivered_again_is_applied_once",
+        file="src/my_service/messaging/inbox.py",
+        protected="""        try:
+            await database.transaction(lambda session: claim_then_work(session, message))
+        except IntegrityError:
+""",
+        naive="""        if await was_processed(database, consumer, message.id):
+            return
+        await database.transaction(lambda session: work(session, message))
+
+        async def remember(session: AsyncSession) -> None:
+            session.add(
+                ProcessedMessage(
+                    consumer=consumer, message_id=message.id, processed_at=datetime.now(UTC)
+                )
+            )
+
+        try:
+            await database.transaction(remember)
+        except IntegrityError:
+""",
+        answers=BROKER,
+    ),
+    **{
+        f"outbox-claimed-without-skip-locked-{database}": Removal(
+            test="test_concurrent_relays_publish_each_message_once",
+            file="src/my_service/messaging/outbox.py",
+            protected="""            .with_for_update(skip_locked=True)
+""",
+            naive="",
+            answers=BROKER | {"database": database},
+            still_passes="test_the_relay_publishes_each_message_and_marks_it_sent",
+        )
+        for database in ("postgresql", "mysql")
+    },
 }
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from .conftest import Render
+from .environments import declared_requirements
 from .helpers import (
     REPO_ROOT,
     answer_pairs,
@@ -84,8 +85,12 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
         }
     if database in {"postgresql", "mysql"}:
         files.add("tests/races.py")
-    if database != "none" and not example:
+    broker = answers.get("broker", "none")
+    outbox = broker != "none" and database != "none"
+    if database != "none" and not example and not outbox:
         files.add("migrations/versions/.gitkeep")
+    if database != "none":
+        files.add(f"{package}/db/tables.py")
     if example:
         files |= {
             "docs/example.md",
@@ -130,6 +135,41 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
             f"{package}/upstream/errors.py",
             "tests/test_upstream.py",
             "tests/upstream_server.py",
+        }
+    if broker != "none":
+        module = {"redis": "redis_streams"}.get(broker, broker)
+        files |= {
+            "docs/messaging.md",
+            f"docs/{module.replace('_', '-')}.md",
+            f"{package}/consumers.py",
+            f"{package}/messaging/__init__.py",
+            f"{package}/messaging/broker.py",
+            f"{package}/messaging/consumer.py",
+            f"{package}/messaging/dependencies.py",
+            f"{package}/messaging/errors.py",
+            f"{package}/messaging/messages.py",
+            f"{package}/messaging/settings.py",
+            f"{package}/messaging/supervisor.py",
+            f"{package}/resources/{module}.py",
+            "tests/messaging.py",
+            "tests/proxy.py",
+            f"tests/{module}_server.py",
+            "tests/test_messaging.py",
+            f"tests/test_{module}.py",
+        }
+    if outbox:
+        files |= {
+            "migrations/versions/0003_add_the_message_outbox_and_inbox.py",
+            f"{package}/messaging/inbox.py",
+            f"{package}/messaging/outbox.py",
+            "tests/test_outbox.py",
+        }
+    if outbox and example:
+        files |= {
+            f"{package}/api/demand.py",
+            f"{package}/db/demand.py",
+            f"{package}/services/demand.py",
+            "tests/test_demand.py",
         }
     if answers.get("object_storage", "none") == "s3":
         files |= {
@@ -181,7 +221,16 @@ def test_records_the_answers_for_copier_update(rendered: Render, answers: dict) 
     assert recorded["_commit"]
     assert {name: recorded[name] for name in answers} == answers
     computed = {name for name, spec in questions().items() if spec.get("when") is False}
-    assert computed >= {"with_example", "has_resources", "has_servers", "database_server"}
+    assert computed >= {
+        "with_example",
+        "has_resources",
+        "has_servers",
+        "database_server",
+        "outbox",
+        "broker_module",
+        "broker_name",
+        "broker_settings",
+    }
     assert not computed & set(recorded)
 
 
@@ -252,6 +301,7 @@ def test_the_matrix_covers_every_choice() -> None:
     assert {("cache", "none"), ("cache", "redis")} <= seen
     assert {("http_client", False), ("http_client", True)} <= seen
     assert {("object_storage", "none"), ("object_storage", "s3")} <= seen
+    assert {("broker", b) for b in ("none", "rabbitmq", "kafka", "nats", "redis")} <= seen
     assert all("include_example" not in a for a in COMBINATIONS if a["database"] == "none")
 
 
@@ -268,3 +318,13 @@ def test_the_rendered_suites_cover_every_pair_of_answers() -> None:
 def test_the_repository_itself_is_ruff_clean() -> None:
     run(ruff("check", "--no-cache", "."), REPO_ROOT)
     run(ruff("format", "--no-cache", "--check", "."), REPO_ROOT)
+
+
+def test_the_pairwise_set_declares_every_dependency_of_every_combination(
+    rendered: Render,
+) -> None:
+    """The shared environment is built from the pairwise set's declarations alone."""
+    declared = [declared_requirements(rendered(answers)) for answers in COMBINATIONS]
+    pairwise = [declared_requirements(rendered(answers)) for answers in pairwise_combinations()]
+
+    assert set().union(*pairwise) == set().union(*declared)

@@ -23,6 +23,7 @@ WITHOUT_A_RESOURCE = {
     "cache": "none",
     "http_client": False,
     "object_storage": "none",
+    "broker": "none",
 }
 ALONE = [
     answers

@@ -153,32 +153,32 @@ def test_user_edits_survive_and_a_conflicting_one_is_reported(tmp_path: Path) ->
     assert leftovers(project) == ["src/my_service/api/products.py"]
 
 
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
-def test_a_database_added_later_equals_a_fresh_render_with_it(
-    template: Path, tmp_path: Path, database: str
+@pytest.mark.parametrize(
+    ("start", "added"),
+    [
+        ({"database": "none"}, {"database": "sqlite"}),
+        ({"database": "none"}, {"database": "postgresql"}),
+        ({"database": "sqlite"}, {"broker": "redis"}),
+    ],
+    ids=["sqlite", "postgresql", "broker-with-a-database"],
+)
+def test_a_resource_added_later_equals_a_fresh_render_with_it(
+    template: Path, tmp_path: Path, start: dict[str, str], added: dict[str, str]
 ) -> None:
-    """The command docs/questions.md gives for changing an answer on an existing project."""
-    project = rendered_and_committed(template, "HEAD", tmp_path / "project", {"database": "none"})
+    """The command docs/questions.md gives for changing an answer on an existing project. A
+    broker added to a project with the example also brings the outbox's migration and the
+    reservation's announcement."""
+    project = rendered_and_committed(template, "HEAD", tmp_path / "project", start)
     edited = project / "src" / "my_service" / "concurrency.py"
     edited.write_text(edited.read_text() + "\n\nUSER_LIMIT = 3  # mine\n")
     commit_all(project, "edited")
 
-    run(
-        [
-            *COPIER,
-            "update",
-            "--defaults",
-            "--vcs-ref=HEAD",
-            "--quiet",
-            "--data",
-            f"database={database}",
-        ],
-        project,
-    )
-    fresh = render(template, tmp_path / "fresh", {"database": database})
+    data = [argument for name, value in added.items() for argument in ("--data", f"{name}={value}")]
+    run([*COPIER, "update", "--defaults", "--vcs-ref=HEAD", "--quiet", *data], project)
+    fresh = render(template, tmp_path / "fresh", start | added)
 
     assert leftovers(project) == []
-    assert recorded_answers(project)["database"] == database
+    assert {name: recorded_answers(project)[name] for name in added} == added
     changed = {name for name, text in tree(project).items() if tree(fresh).get(name) != text}
     assert changed == {"src/my_service/concurrency.py"}, "only the user's own edit differs"
 
@@ -282,7 +282,7 @@ def edit_every_shared_file(project: Path, python: Path) -> list[tuple[str, str]]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("added", ["database=postgresql", "cache=redis"])
+@pytest.mark.parametrize("added", ["database=postgresql", "cache=redis", "broker=redis"])
 def test_a_resource_added_to_a_project_with_edited_shared_files_keeps_every_edit(
     template: Path, tmp_path: Path, python_for: Callable[[str], Path], added: str
 ) -> None:
