@@ -37,6 +37,8 @@ BROKER = {
     "broker": "redis",
 }
 CONSUMER = "src/my_service/messaging/consumer.py"
+RABBITMQ = {"python_version": "3.11", "database": "none", "broker": "rabbitmq"}
+RABBITMQ_MODULE = "src/my_service/resources/rabbitmq.py"
 API = "src/my_service/api/products.py"
 SERVICES = "src/my_service/services/products.py"
 ACCOUNTS = "src/my_service/services/accounts.py"
@@ -373,6 +375,29 @@ IN_THIS_PROCESS = KeyedLock()
         except IntegrityError:
 """,
         answers=BROKER,
+    ),
+    "rabbitmq-consumer-without-prefetch": Removal(
+        test="test_a_consumer_takes_no_more_messages_than_it_has_room_for",
+        file=RABBITMQ_MODULE,
+        protected="""        await self._channel.set_qos(prefetch_count=prefetch)
+""",
+        naive="",
+        answers=RABBITMQ,
+        still_passes="test_no_more_messages_are_in_hand_than_the_concurrency",
+    ),
+    "rabbitmq-dead-letter-by-reject": Removal(
+        test="test_a_message_that_keeps_failing_is_dead_lettered_while_the_rest_flow_on",
+        file=RABBITMQ_MODULE,
+        protected="""        try:
+            await self.feed.broker.publish_dead_letter(self.message, self.feed.queue, reason)
+        except PublishFailed:
+            await self.incoming.reject(requeue=True)  # not stored: delivered, and tried, again
+            raise
+        await self.incoming.ack()
+""",
+        naive="""        await self.incoming.reject(requeue=False)  # RabbitMQ dead-letters it
+""",
+        answers=RABBITMQ,
     ),
     **{
         f"outbox-claimed-without-skip-locked-{database}": Removal(
