@@ -39,6 +39,7 @@ BROKER = {
 CONSUMER = "src/my_service/messaging/consumer.py"
 RABBITMQ = {"python_version": "3.11", "database": "none", "broker": "rabbitmq"}
 RABBITMQ_MODULE = "src/my_service/resources/rabbitmq.py"
+NATS_MODULE = "src/my_service/resources/nats.py"
 API = "src/my_service/api/products.py"
 SERVICES = "src/my_service/services/products.py"
 ACCOUNTS = "src/my_service/services/accounts.py"
@@ -398,6 +399,29 @@ IN_THIS_PROCESS = KeyedLock()
         naive="""        await self.incoming.reject(requeue=False)  # RabbitMQ dead-letters it
 """,
         answers=RABBITMQ,
+    ),
+    "nats-fetch-cancelled-with-its-receive": Removal(
+        test="test_a_receive_cancelled_at_shutdown_hands_back_what_its_fetch_brings",
+        file=NATS_MODULE,
+        protected="""            self._held = await asyncio.shield(self._fetching)
+""",
+        naive="""            self._held = await self._fetching
+""",
+        answers=BROKER | {"broker": "nats"},
+        still_passes="test_a_stopping_consumer_finishes_what_it_holds_and_hands_back_the_rest",
+    ),
+    "nats-no-word-while-a-handler-runs": Removal(
+        test="test_a_handler_that_outlasts_the_ack_wait_keeps_its_message",
+        file=NATS_MODULE,
+        protected="""                try:
+                    await msg.in_progress()
+                except NATSError:
+                    break  # not connected: the ack wait runs on, and JetStream redelivers
+""",
+        naive="""                pass
+""",
+        answers=BROKER | {"broker": "nats"},
+        still_passes="test_the_messages_of_a_process_that_died_come_back_after_the_ack_wait",
     ),
     **{
         f"outbox-claimed-without-skip-locked-{database}": Removal(
