@@ -40,6 +40,8 @@ CONSUMER = "src/my_service/messaging/consumer.py"
 RABBITMQ = {"python_version": "3.11", "database": "none", "broker": "rabbitmq"}
 RABBITMQ_MODULE = "src/my_service/resources/rabbitmq.py"
 NATS_MODULE = "src/my_service/resources/nats.py"
+KAFKA = {"python_version": "3.11", "database": "none", "broker": "kafka"}
+KAFKA_MODULE = "src/my_service/resources/kafka.py"
 API = "src/my_service/api/products.py"
 SERVICES = "src/my_service/services/products.py"
 ACCOUNTS = "src/my_service/services/accounts.py"
@@ -422,6 +424,25 @@ IN_THIS_PROCESS = KeyedLock()
 """,
         answers=BROKER | {"broker": "nats"},
         still_passes="test_the_messages_of_a_process_that_died_come_back_after_the_ack_wait",
+    ),
+    "kafka-new-subscription-starts-at-the-end": Removal(
+        test="test_each_message_is_handled_once_with_its_id_body_and_headers",
+        file=KAFKA_MODULE,
+        protected="""            auto_offset_reset="earliest",
+""",
+        naive="""            auto_offset_reset="latest",
+""",
+        answers=KAFKA,
+    ),
+    "kafka-commit-past-messages-in-hand": Removal(
+        test="test_a_partition_comes_in_order_and_its_commit_stops_at_the_oldest_message_in_hand",
+        file=KAFKA_MODULE,
+        protected="""        return min(self.unsettled) if self.unsettled else self.end
+""",
+        naive="""        return self.end
+""",
+        answers=KAFKA,
+        still_passes="test_a_stopping_consumer_finishes_what_it_holds_and_hands_back_the_rest",
     ),
     **{
         f"outbox-claimed-without-skip-locked-{database}": Removal(

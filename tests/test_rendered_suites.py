@@ -101,13 +101,19 @@ def test_a_new_migration_comes_out_lint_clean(
             "nats://127.0.0.1:9",
         ),
         (
+            {"database": "none", "broker": "kafka"},
+            "TEST_KAFKA_BOOTSTRAP_SERVERS",
+            "Kafka",
+            "127.0.0.1:9",
+        ),
+        (
             {"database": "none", "broker": "redis"},
             "TEST_REDIS_URL",
             "Redis",
             "redis://127.0.0.1:9/0",
         ),
     ],
-    ids=["postgresql", "mysql", "redis", "rabbitmq", "nats", "redis-streams"],
+    ids=["postgresql", "mysql", "redis", "rabbitmq", "nats", "kafka", "redis-streams"],
 )
 def test_without_a_server_the_tests_skip_and_say_what_to_start(
     rendered: Render,
