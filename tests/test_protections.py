@@ -444,6 +444,16 @@ IN_THIS_PROCESS = KeyedLock()
         answers=KAFKA,
         still_passes="test_a_stopping_consumer_finishes_what_it_holds_and_hands_back_the_rest",
     ),
+    "in-memory-inbox-without-its-lock": Removal(
+        test="test_a_message_delivered_again_is_handled_once",
+        file="src/my_service/messaging/inbox.py",
+        protected="""        async with handling.hold(message.id):
+""",
+        naive="""        if handling is not None:
+""",
+        answers={"python_version": "3.11", "database": "none", "broker": "redis"},
+        still_passes="test_a_failed_handling_is_not_remembered",
+    ),
     **{
         f"outbox-claimed-without-skip-locked-{database}": Removal(
             test="test_concurrent_relays_publish_each_message_once",

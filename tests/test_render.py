@@ -157,6 +157,8 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
             "tests/test_messaging.py",
             f"tests/test_{module}.py",
         }
+    if broker != "none" and database == "none":
+        files |= {f"{package}/messaging/inbox.py", "tests/test_inbox.py"}
     if outbox:
         files |= {
             "migrations/versions/0003_add_the_message_outbox_and_inbox.py",
