@@ -454,6 +454,16 @@ IN_THIS_PROCESS = KeyedLock()
         answers={"python_version": "3.11", "database": "none", "broker": "redis"},
         still_passes="test_a_failed_handling_is_not_remembered",
     ),
+    "kafka-stop-waits-for-the-group-to-form": Removal(
+        test="test_a_subscription_that_ends_while_its_group_forms_closes_at_once",
+        file=KAFKA_MODULE,
+        protected="""    if isinstance(coordination, asyncio.Task) and not coordination.done():
+        coordination.cancel()
+        await asyncio.wait([coordination])
+""",
+        naive="",
+        answers=KAFKA,
+    ),
     **{
         f"outbox-claimed-without-skip-locked-{database}": Removal(
             test="test_concurrent_relays_publish_each_message_once",
