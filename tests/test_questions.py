@@ -37,6 +37,10 @@ def test_computed_values_are_never_asked() -> None:
         "has_resources",
         "has_servers",
         "database_server",
+        "outbox",
+        "broker_module",
+        "broker_name",
+        "broker_settings",
     }
 
 
