@@ -11,6 +11,7 @@ from .environments import declared_requirements
 from .helpers import (
     REPO_ROOT,
     answer_pairs,
+    choice_values,
     combination_id,
     combinations,
     pairwise_combinations,
@@ -22,6 +23,15 @@ from .helpers import (
 )
 
 COMBINATIONS = combinations()
+RENDERED_UNDER = "3.11"
+RENDERED = [answers for answers in COMBINATIONS if answers["python_version"] == RENDERED_UNDER]
+"""Every combination of the other answers, rendered once. `python_version` changes nothing but
+the interpreter pin and ruff's target version (see
+`test_python_version_changes_only_the_interpreter_pin_and_ruff_target`), so each render is
+linted for every target version instead of being rendered again for each."""
+TARGETS = [
+    f"py{version.replace('.', '')}" for version in choice_values(questions()["python_version"])
+]
 JINJA_LEFTOVER = re.compile(r"\{\{|\{%|%\}|\{#|#\}")
 
 
@@ -207,7 +217,7 @@ def rendered_files(project: Any) -> set[str]:
     return {str(path.relative_to(project)) for path in text_files(project)}
 
 
-@pytest.fixture(params=COMBINATIONS, ids=[combination_id(a) for a in COMBINATIONS])
+@pytest.fixture(params=RENDERED, ids=[combination_id(a) for a in RENDERED])
 def answers(request: pytest.FixtureRequest) -> dict[str, Any]:
     return request.param
 
@@ -272,24 +282,60 @@ def test_has_no_blank_line_scars(rendered: Render, answers: dict) -> None:
     assert scars == []
 
 
-def test_passes_ruff_check(rendered: Render, answers: dict) -> None:
-    run(ruff("check", "--no-cache", "."), rendered(answers))
+@pytest.mark.parametrize("target", TARGETS)
+def test_passes_ruff_check(rendered: Render, answers: dict, target: str) -> None:
+    run(ruff("check", "--no-cache", "--target-version", target, "."), rendered(answers))
 
 
-def test_is_ruff_formatted(rendered: Render, answers: dict) -> None:
-    run(ruff("format", "--no-cache", "--check", "."), rendered(answers))
+@pytest.mark.parametrize("target", TARGETS)
+def test_is_ruff_formatted(rendered: Render, answers: dict, target: str) -> None:
+    run(ruff("format", "--no-cache", "--check", "--target-version", target, "."), rendered(answers))
+
+
+def test_python_version_changes_only_the_interpreter_pin_and_ruff_target(
+    rendered: Render,
+) -> None:
+    """What lets the matrix render each combination under one Python version only: besides the
+    pin, ruff's target and `requires-python`, only the README's line naming the version differs."""
+    everything = max(RENDERED, key=lambda answers: len(expected_files(answers)))
+    base = rendered(everything)
+    for version in choice_values(questions()["python_version"]):
+        other = rendered(everything | {"python_version": version})
+        differing = {
+            name
+            for name in rendered_files(base) | rendered_files(other)
+            if not (base / name).exists()
+            or not (other / name).exists()
+            or (base / name).read_text() != (other / name).read_text()
+        }
+        target = version.replace(".", "")
+        pyproject_lines = set((other / "pyproject.toml").read_text().splitlines()) - set(
+            (base / "pyproject.toml").read_text().splitlines()
+        )
+        readme_lines = set((other / "README.md").read_text().splitlines()) - set(
+            (base / "README.md").read_text().splitlines()
+        )
+
+        assert differing <= {
+            ".copier-answers.yml",
+            ".python-version",
+            "pyproject.toml",
+            "README.md",
+        }
+        assert (other / ".python-version").read_text() == f"{version}\n"
+        assert all(f"Python {version}+" in line for line in readme_lines)
+        assert pyproject_lines <= {
+            f'requires-python = ">={version}"',
+            f'target-version = "py{target}"',
+        }
 
 
 def test_resource_answers_change_only_the_files_the_template_owns(rendered: Render) -> None:
-    projects: dict[str, list[Any]] = {}
-    for answers in COMBINATIONS:
-        projects.setdefault(answers["python_version"], []).append(rendered(answers))
-    varying: set[str] = set()
-    for group in projects.values():
-        shared = set.intersection(*(rendered_files(project) for project in group))
-        varying |= {
-            name for name in shared if len({(project / name).read_text() for project in group}) > 1
-        }
+    projects = [rendered(answers) for answers in RENDERED]
+    shared = set.intersection(*(rendered_files(project) for project in projects))
+    varying = {
+        name for name in shared if len({(project / name).read_text() for project in projects}) > 1
+    }
 
     assert varying == TEMPLATE_OWNED
 
@@ -326,7 +372,7 @@ def test_the_pairwise_set_declares_every_dependency_of_every_combination(
     rendered: Render,
 ) -> None:
     """The shared environment is built from the pairwise set's declarations alone."""
-    declared = [declared_requirements(rendered(answers)) for answers in COMBINATIONS]
+    declared = [declared_requirements(rendered(answers)) for answers in RENDERED]
     pairwise = [declared_requirements(rendered(answers)) for answers in pairwise_combinations()]
 
     assert set().union(*pairwise) == set().union(*declared)
