@@ -248,7 +248,8 @@ IN_THIS_PROCESS = KeyedLock()
         protected="""        storage = RedisStorage(
             f"async+{settings.url}",
             implementation="redispy",
-            connection_pool=redis.connection_pool,
+            # Documented as accepted, but typed as if every option were a scalar.
+            connection_pool=redis.connection_pool,  # type: ignore[arg-type]
             key_prefix=f"{settings.key_prefix}limits",
         )
 """,

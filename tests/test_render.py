@@ -24,11 +24,27 @@ from .helpers import (
 
 COMBINATIONS = combinations()
 RENDERED_UNDER = "3.11"
-RENDERED = [answers for answers in COMBINATIONS if answers["python_version"] == RENDERED_UNDER]
-"""Every combination of the other answers, rendered once. `python_version` changes nothing but
-the interpreter pin and ruff's target version (see
+UNTRACED = [
+    answers
+    for answers in COMBINATIONS
+    if answers["python_version"] == RENDERED_UNDER and not answers["tracing"]
+]
+"""Every combination of the other answers, tracing off, rendered once. `python_version` changes
+nothing but the interpreter pin and ruff's target version (see
 `test_python_version_changes_only_the_interpreter_pin_and_ruff_target`), so each render is
 linted for every target version instead of being rendered again for each."""
+TRACED = [
+    answers
+    for answers in COMBINATIONS
+    if answers["python_version"] == RENDERED_UNDER
+    and answers["tracing"]
+    and answers["object_storage"] == "none"
+    and answers.get("include_example", True)
+]
+"""Tracing with every combination of the answers its code reads (the database, cache, upstream
+and broker): under a third as many renders again, where tracing in the full product would double
+them. The pairwise set, which runs the rendered suites, holds tracing with every other answer."""
+RENDERED = UNTRACED + TRACED
 TARGETS = [
     f"py{version.replace('.', '')}" for version in choice_values(questions()["python_version"])
 ]
@@ -42,12 +58,25 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
     example = database != "none" and answers.get("include_example", True)
     files = {
         ".copier-answers.yml",
+        ".dockerignore",
         ".env.example",
+        ".github/workflows/ci.yml",
+        "Dockerfile",
+        "compose.yaml",
+        "deploy/configmap.yaml",
+        "deploy/deployment.yaml",
+        "deploy/hpa.yaml",
+        "deploy/kustomization.yaml",
+        "deploy/pdb.yaml",
+        "deploy/service.yaml",
+        "docs/deployment.md",
         ".gitattributes",
         ".gitignore",
         ".pre-commit-config.yaml",
         ".python-version",
         "README.md",
+        "docs/observability.md",
+        "docs/production.md",
         "pyproject.toml",
         f"{package}/__init__.py",
         f"{package}/api/__init__.py",
@@ -58,18 +87,28 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
         f"{package}/exceptions.py",
         f"{package}/lifespan.py",
         f"{package}/main.py",
+        f"{package}/observability/__init__.py",
+        f"{package}/observability/context.py",
+        f"{package}/observability/http.py",
+        f"{package}/observability/logs.py",
+        f"{package}/observability/metrics.py",
         f"{package}/resources/__init__.py",
         f"{package}/resources/selected.py",
+        f"{package}/server.py",
         f"{package}/settings.py",
         "tests/__init__.py",
         "tests/conftest.py",
+        "tests/processes.py",
         "tests/resources.py",
+        "tests/shutdown_app.py",
         "tests/test_errors.py",
         "tests/test_health.py",
         "tests/test_keyed_lock.py",
         "tests/test_lifespan.py",
+        "tests/test_observability.py",
         "tests/test_resources.py",
         "tests/test_settings.py",
+        "tests/test_shutdown.py",
     }
     if database != "none":
         files |= {
@@ -82,11 +121,13 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
             f"{package}/db/database.py",
             f"{package}/db/dependencies.py",
             f"{package}/db/errors.py",
+            f"{package}/db/metrics.py",
             f"{package}/db/settings.py",
             f"{package}/resources/{database}.py",
             "tests/database.py",
             "tests/schema.py",
             "tests/test_database.py",
+            "tests/test_database_metrics.py",
             f"tests/{database}_database.py",
             f"tests/test_{database}.py",
             "tests/test_capacity.py",
@@ -94,7 +135,7 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
             "tests/test_transactions.py",
         }
     if database in {"postgresql", "mysql"}:
-        files.add("tests/races.py")
+        files |= {"deploy/migrate-job.yaml", "tests/races.py"}
     broker = answers.get("broker", "none")
     outbox = broker != "none" and database != "none"
     if database != "none" and not example and not outbox:
@@ -121,6 +162,20 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
         }
     if example and database in {"postgresql", "mysql"}:
         files |= {"tests/served_app.py", "tests/test_multiprocess.py"}
+    if (
+        database in {"postgresql", "mysql"}
+        or answers.get("cache", "none") != "none"
+        or answers.get("object_storage", "none") != "none"
+        or broker != "none"
+    ):
+        files |= {"deploy/secret.example.yaml", "tests/proxy.py"}
+    if (
+        database in {"postgresql", "mysql"}
+        or answers.get("cache", "none") != "none"
+        or answers.get("object_storage", "none") != "none"
+        or broker not in {"none", "kafka"}
+    ):
+        files.add("tests/test_outages.py")  # a Kafka mock cluster cannot come back
     if answers.get("cache", "none") == "redis":
         files |= {
             "docs/cache.md",
@@ -143,7 +198,9 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
             f"{package}/upstream/client.py",
             f"{package}/upstream/dependencies.py",
             f"{package}/upstream/errors.py",
+            f"{package}/upstream/metrics.py",
             "tests/test_upstream.py",
+            "tests/test_upstream_observability.py",
             "tests/upstream_server.py",
         }
     if broker != "none":
@@ -158,13 +215,14 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
             f"{package}/messaging/dependencies.py",
             f"{package}/messaging/errors.py",
             f"{package}/messaging/messages.py",
+            f"{package}/messaging/metrics.py",
             f"{package}/messaging/settings.py",
             f"{package}/messaging/supervisor.py",
             f"{package}/resources/{module}.py",
             "tests/messaging.py",
-            "tests/proxy.py",
             f"tests/{module}_server.py",
             "tests/test_messaging.py",
+            "tests/test_messaging_observability.py",
             f"tests/test_{module}.py",
         }
     if broker != "none" and database == "none":
@@ -175,6 +233,7 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
             f"{package}/messaging/inbox.py",
             f"{package}/messaging/outbox.py",
             "tests/test_outbox.py",
+            "tests/test_outbox_observability.py",
         }
     if outbox and example:
         files |= {
@@ -183,6 +242,8 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
             f"{package}/services/demand.py",
             "tests/test_demand.py",
         }
+    if answers.get("tracing", False):
+        files |= {"docs/tracing.md", f"{package}/tracing.py", "tests/test_tracing.py"}
     if answers.get("object_storage", "none") == "s3":
         files |= {
             "docs/storage.md",
@@ -201,15 +262,23 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
 TEMPLATE_OWNED = {
     ".copier-answers.yml",
     ".env.example",
+    ".github/workflows/ci.yml",
+    "Dockerfile",
     "README.md",
+    "compose.yaml",
+    "deploy/configmap.yaml",
+    "deploy/deployment.yaml",
+    "deploy/kustomization.yaml",
+    "docs/deployment.md",
     "pyproject.toml",
     "src/my_service/api/__init__.py",
     "src/my_service/resources/selected.py",
     "tests/resources.py",
 }
 """The files that change when a resource or the example is toggled: Copier's own, three
-composition modules the rendered README marks as the template's, and three whose resource
-lines sit apart from where users add theirs. Every other file is the same whatever the
+composition modules the rendered README marks as the template's, three whose resource
+lines sit apart from where users add theirs, and the container, deployment and CI files, which
+start a server or a service container per resource. Every other file is the same whatever the
 resource answers, so an update that adds a resource cannot conflict with a user's edits to it."""
 
 
@@ -286,7 +355,8 @@ def test_python_version_changes_only_the_interpreter_pin_and_ruff_target(
     rendered: Render,
 ) -> None:
     """What lets the matrix render each combination under one Python version only: besides the
-    pin, ruff's target and `requires-python`, only the README's line naming the version differs."""
+    pin, ruff's and mypy's targets and `requires-python`, only the README's line naming the
+    version and the Dockerfile's base images differ."""
     everything = max(RENDERED, key=lambda answers: len(expected_files(answers)))
     base = rendered(everything)
     for version in choice_values(questions()["python_version"]):
@@ -305,18 +375,24 @@ def test_python_version_changes_only_the_interpreter_pin_and_ruff_target(
         readme_lines = set((other / "README.md").read_text().splitlines()) - set(
             (base / "README.md").read_text().splitlines()
         )
+        dockerfile_lines = set((other / "Dockerfile").read_text().splitlines()) - set(
+            (base / "Dockerfile").read_text().splitlines()
+        )
 
         assert differing <= {
             ".copier-answers.yml",
             ".python-version",
+            "Dockerfile",
             "pyproject.toml",
             "README.md",
         }
         assert (other / ".python-version").read_text() == f"{version}\n"
         assert all(f"Python {version}+" in line for line in readme_lines)
+        assert all(f"FROM python:{version}-slim" in line for line in dockerfile_lines)
         assert pyproject_lines <= {
             f'requires-python = ">={version}"',
             f'target-version = "py{target}"',
+            f'python_version = "{version}"',
         }
 
 
@@ -340,7 +416,15 @@ def test_the_matrix_covers_every_choice() -> None:
     assert {("http_client", False), ("http_client", True)} <= seen
     assert {("object_storage", "none"), ("object_storage", "s3")} <= seen
     assert {("broker", b) for b in ("none", "rabbitmq", "kafka", "nats", "redis")} <= seen
+    assert {("tracing", False), ("tracing", True)} <= seen
     assert all("include_example" not in a for a in COMBINATIONS if a["database"] == "none")
+
+
+def test_tracing_is_rendered_with_every_answer_its_code_reads() -> None:
+    read = ("database", "cache", "http_client", "broker")
+    combined = {tuple(answers[name] for name in read) for answers in UNTRACED}
+
+    assert {tuple(answers[name] for name in read) for answers in TRACED} == combined
 
 
 def test_the_rendered_suites_cover_every_pair_of_answers() -> None:

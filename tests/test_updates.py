@@ -246,7 +246,7 @@ def edit_every_shared_file(project: Path, python: Path) -> list[tuple[str, str]]
         edit(
             project,
             f"{package}/dependencies.py",
-            "    return request.state.readiness_checks\n",
+            "    return readiness_checks\n",
             "\n\ndef get_greeting(request: Request) -> str:  # mine\n"
             "    return request.state.settings.greeting\n",
         ),

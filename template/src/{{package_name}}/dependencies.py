@@ -1,6 +1,7 @@
 """Dependency providers: they hand each request what the lifespan opened, via `request.state`.
 
 Each resource's own providers live beside it (the database's in `db/dependencies.py`).
+`request.state` is untyped, so each provider declares the type of what it reads there.
 """
 
 from typing import Annotated
@@ -12,11 +13,13 @@ from .settings import Settings
 
 
 def get_settings(request: Request) -> Settings:
-    return request.state.settings
+    settings: Settings = request.state.settings
+    return settings
 
 
 def get_readiness_checks(request: Request) -> dict[str, ReadinessCheck]:
-    return request.state.readiness_checks
+    readiness_checks: dict[str, ReadinessCheck] = request.state.readiness_checks
+    return readiness_checks
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

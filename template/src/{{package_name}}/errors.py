@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from .exceptions import Conflict, NotFound, Unprocessable
+from .observability.context import REQUEST_ID_HEADER, current_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,10 @@ async def unprocessable(_request: Request, error: Exception) -> JSONResponse:
 
 async def unexpected(_request: Request, error: Exception) -> JSONResponse:
     logger.error("unhandled error", exc_info=error)
-    return error_response(500, "internal server error")
+    # Answered outside the request id middleware, which cannot add the header here.
+    request_id = current_request_id()
+    headers = {REQUEST_ID_HEADER: request_id} if request_id else None
+    return error_response(500, "internal server error", headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

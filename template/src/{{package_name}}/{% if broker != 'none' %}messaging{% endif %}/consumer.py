@@ -6,8 +6,10 @@ import logging
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
 
+from ..observability.context import MESSAGE_HEADER, accepted, request_id
 from .broker import Broker, Delivery, Feed
 from .messages import Subscription
+from .metrics import IN_PROGRESS, SETTLED
 from .settings import BrokerSettings
 from .supervisor import Supervisor
 
@@ -100,6 +102,8 @@ class Consumer:
     async def _handle(self, delivery: Delivery) -> None:
         message, attempt = delivery.message, delivery.attempt
         name, limit = self.subscription.name, self.settings.max_attempts
+        # Each delivery has a task of its own: the id set here ends with it.
+        request_id.set(accepted(message.headers.get(MESSAGE_HEADER)))
         try:
             if attempt > limit:
                 # An earlier delivery never settled: its process died while handling it.
@@ -107,9 +111,11 @@ class Consumer:
                     "%s: message %s delivered %d times; dead-lettered", name, message.id, attempt
                 )
                 await delivery.dead_letter(f"delivered {attempt} times without settling")
+                SETTLED.labels(name, "dead_lettered").inc()
                 return
             try:
-                await self.subscription.handle(message)
+                with IN_PROGRESS.labels(name).track_inprogress():
+                    await self.subscription.handle(message)
             except asyncio.CancelledError:
                 await delivery.release()
                 raise
@@ -120,6 +126,7 @@ class Consumer:
                         "%s: message %s failed %d times; dead-lettered", name, message.id, attempt
                     )
                     await delivery.dead_letter(reason)
+                    outcome = "dead_lettered"
                 else:
                     delay = self.settings.retry_delay * 2 ** (attempt - 1)
                     logger.warning(
@@ -132,8 +139,11 @@ class Consumer:
                         delay,
                     )
                     await delivery.retry(delay)
+                    outcome = "failed"
             else:
                 await delivery.ack()
+                outcome = "handled"
+            SETTLED.labels(name, outcome).inc()
         except asyncio.CancelledError:
             raise
         except Exception:

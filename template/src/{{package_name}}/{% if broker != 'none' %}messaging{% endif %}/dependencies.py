@@ -14,7 +14,8 @@ from .broker import Broker
 
 
 def get_broker(request: Request) -> Broker:
-    return request.state.broker
+    broker: Broker = request.state.broker
+    return broker
 
 
 BrokerDep = Annotated[Broker, Depends(get_broker)]

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
+from ..observability.context import MESSAGE_HEADER, current_request_id
+
 TOPIC = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
 """Dot-separated words: a name every broker accepts as a routing key, subject, topic or key."""
 NAME = re.compile(r"[A-Za-z0-9_-]+")
@@ -21,7 +23,9 @@ class Message:
     """A message as it is published and as a handler receives it.
 
     `id` stays the same through redeliveries and republishing, so a consumer can tell that it
-    has handled a message before (see `inbox.handle_once`).
+    has handled a message before (see `inbox.handle_once`). A message made while a request or
+    another message is handled carries its request id in the `request-id` header, through
+    the outbox too, and handling the message makes it the current one again.
     """
 
     topic: str
@@ -32,6 +36,8 @@ class Message:
     def __post_init__(self) -> None:
         if not TOPIC.fullmatch(self.topic):
             raise ValueError(f"topic {self.topic!r} is not dot-separated words of [A-Za-z0-9_-]")
+        if MESSAGE_HEADER not in self.headers and (request_id := current_request_id()):
+            object.__setattr__(self, "headers", {**self.headers, MESSAGE_HEADER: request_id})
 
     @classmethod
     def of(cls, topic: str, payload: BaseModel) -> "Message":

@@ -8,7 +8,6 @@ reads the cache again before loading, so the requests that waited find the value
 
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from functools import cache
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
@@ -21,9 +20,14 @@ from .locks import distributed_lock
 T = TypeVar("T")
 
 
-@cache
+_adapters: dict[Any, TypeAdapter[Any]] = {}
+
+
 def _adapter(as_type: Any) -> TypeAdapter[Any]:
-    return TypeAdapter(as_type)
+    """One adapter per type, built on first use: building one is the costly part."""
+    if (adapter := _adapters.get(as_type)) is None:
+        adapter = _adapters[as_type] = TypeAdapter(as_type)
+    return adapter
 
 
 class Cache:
@@ -57,7 +61,7 @@ class Cache:
 
         `as_type` reads the JSON back: a pydantic model, or any type pydantic can validate.
         """
-        adapter = _adapter(as_type)
+        adapter: TypeAdapter[T] = _adapter(as_type)
         if (cached := await self.redis.get(self.key(name))) is not None:
             return adapter.validate_json(cached)
         async with self._loading.hold(name):

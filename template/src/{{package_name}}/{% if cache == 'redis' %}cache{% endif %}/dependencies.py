@@ -11,11 +11,13 @@ from .rate_limits import RateLimiter
 
 
 def get_cache(request: Request) -> Cache:
-    return request.state.cache
+    cache: Cache = request.state.cache
+    return cache
 
 
 def get_rate_limiter(request: Request) -> RateLimiter:
-    return request.state.rate_limiter
+    rate_limiter: RateLimiter = request.state.rate_limiter
+    return rate_limiter
 
 
 CacheDep = Annotated[Cache, Depends(get_cache)]

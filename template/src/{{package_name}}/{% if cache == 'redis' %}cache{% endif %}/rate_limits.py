@@ -29,7 +29,8 @@ class RateLimiter:
         storage = RedisStorage(
             f"async+{settings.url}",
             implementation="redispy",
-            connection_pool=redis.connection_pool,
+            # Documented as accepted, but typed as if every option were a scalar.
+            connection_pool=redis.connection_pool,  # type: ignore[arg-type]
             key_prefix=f"{settings.key_prefix}limits",
         )
         self._window = MovingWindowRateLimiter(storage)

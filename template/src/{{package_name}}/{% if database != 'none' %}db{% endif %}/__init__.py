@@ -6,6 +6,7 @@ wiring, `dependencies.py` and `errors.py`, imports FastAPI; importing `db` does 
 
 from .database import (
     Database,
+    DatabaseUnavailable,
     Isolation,
     LockNotAcquired,
     NamedLock,
@@ -15,6 +16,7 @@ from .database import (
 
 __all__ = [
     "Database",
+    "DatabaseUnavailable",
     "Isolation",
     "LockNotAcquired",
     "NamedLock",

@@ -7,9 +7,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from .metrics import GIVEN_UP, RETRIES
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +38,31 @@ class RetriesExhausted(Exception):
     def __init__(self, attempts: int) -> None:
         super().__init__(f"the transaction conflicted with concurrent ones {attempts} times")
         self.attempts = attempts
+
+
+class DatabaseUnavailable(Exception):
+    """No new connection to the database could be opened: it is down or unreachable."""
+
+
+def report_unreachable_database(engine: AsyncEngine) -> None:
+    """Make a failed connection attempt raise `DatabaseUnavailable`, whatever the driver raised.
+
+    Drivers differ: asyncpg raises `OSError` (connection refused, a timeout), which SQLAlchemy
+    passes on unwrapped, while aiomysql raises its own `OperationalError`. One exception lets the
+    app answer 503 while the database is away, rather than 500.
+    """
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def connect(
+        dialect: Dialect,
+        _record: ConnectionPoolEntry,
+        cargs: tuple[Any, ...],
+        cparams: dict[str, Any],
+    ) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except (OSError, dialect.loaded_dbapi.Error) as error:
+            raise DatabaseUnavailable(f"could not connect: {error}") from error
 
 
 class LockNotAcquired(Exception):
@@ -99,7 +128,9 @@ class Database:
                 if isinstance(error, DBAPIError) and not self.is_retryable(error):
                     raise
                 if attempt == self.retry.attempts:
+                    GIVEN_UP.inc()
                     raise RetriesExhausted(attempt) from error
+                RETRIES.inc()
                 delay = self.retry.delay(attempt)
                 logger.warning(
                     "transaction attempt %d of %d conflicted (%s); retrying in %.3fs",

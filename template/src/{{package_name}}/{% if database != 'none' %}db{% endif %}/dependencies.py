@@ -10,7 +10,8 @@ from .database import Database
 
 
 def get_database(request: Request) -> Database:
-    return request.state.database
+    database: Database = request.state.database
+    return database
 
 
 async def get_session(

@@ -9,7 +9,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..errors import error_response, retry_later, unexpected
-from .database import RetriesExhausted
+from .database import DatabaseUnavailable, RetriesExhausted
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,11 @@ async def retries_exhausted(_request: Request, error: Exception) -> JSONResponse
     return retry_later("too many concurrent changes; retry shortly")
 
 
+async def database_unavailable(_request: Request, error: Exception) -> JSONResponse:
+    logger.warning("%s", error)
+    return retry_later("the database is unavailable; retry shortly")
+
+
 async def database_error(request: Request, error: Exception) -> JSONResponse:
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         logger.warning("lost the database connection: %s", error)
@@ -45,4 +50,5 @@ def install_database_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StaleDataError, stale_data)
     app.add_exception_handler(PoolTimeout, pool_exhausted)
     app.add_exception_handler(RetriesExhausted, retries_exhausted)
+    app.add_exception_handler(DatabaseUnavailable, database_unavailable)
     app.add_exception_handler(DBAPIError, database_error)

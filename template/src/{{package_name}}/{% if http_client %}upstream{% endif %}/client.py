@@ -4,6 +4,7 @@ retries with jittered backoff for idempotent requests only; a circuit breaker fo
 """
 
 import asyncio
+import time
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ from aiolimiter import AsyncLimiter
 
 from ..resources.upstream import UpstreamSettings
 from .breaker import CircuitBreaker
+from .metrics import QUEUE_WAIT, REFUSED, RETRIES
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
@@ -75,6 +77,8 @@ class Upstream:
             wait_max=1.0,
             wait_jitter=0.1,
         ):
+            if attempt.num > 1:
+                RETRIES.inc()
             with attempt:
                 return await self._send(method, url, **kwargs)
         raise AssertionError("unreachable: the last attempt returns or raises")
@@ -86,17 +90,21 @@ class Upstream:
 
     async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         self._refuse_while_open()
+        queued = time.perf_counter()
         try:
             async with asyncio.timeout(self.settings.queue_timeout):
                 await self._in_flight.acquire()
         except TimeoutError:
+            REFUSED.inc()
             raise UpstreamBusy("no turn to call the upstream came in time") from None
         try:
             try:
                 async with asyncio.timeout(self.settings.queue_timeout):
                     await self._pace.acquire()
             except TimeoutError:
+                REFUSED.inc()
                 raise UpstreamBusy("the upstream's rate limit left no turn in time") from None
+            QUEUE_WAIT.observe(time.perf_counter() - queued)
             self._refuse_while_open()
             self.breaker.enter()
             response = await self.client.request(method, url, **kwargs)

@@ -8,7 +8,8 @@ from .client import Upstream
 
 
 def get_upstream(request: Request) -> Upstream:
-    return request.state.upstream
+    upstream: Upstream = request.state.upstream
+    return upstream
 
 
 UpstreamDep = Annotated[Upstream, Depends(get_upstream)]

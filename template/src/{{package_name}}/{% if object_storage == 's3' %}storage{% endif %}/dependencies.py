@@ -8,7 +8,8 @@ from .objects import ObjectStore
 
 
 def get_object_store(request: Request) -> ObjectStore:
-    return request.state.object_store
+    object_store: ObjectStore = request.state.object_store
+    return object_store
 
 
 ObjectStoreDep = Annotated[ObjectStore, Depends(get_object_store)]

@@ -8,13 +8,17 @@ hands the body on in chunks as they arrive. Neither ever holds a whole object.
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from aiobotocore.client import AioBaseClient
 from aiobotocore.response import StreamingBody
 from botocore.exceptions import ClientError
 
 from ..exceptions import NotFound
 from ..resources.s3 import S3Settings
+
+if TYPE_CHECKING:  # the stubs are a development dependency
+    from types_aiobotocore_s3 import S3Client
+    from types_aiobotocore_s3.type_defs import CompletedPartTypeDef
 
 DOWNLOAD_CHUNK = 64 * 1024
 
@@ -40,7 +44,7 @@ class Download:
 
 
 class ObjectStore:
-    def __init__(self, client: AioBaseClient, settings: S3Settings) -> None:
+    def __init__(self, client: "S3Client", settings: S3Settings) -> None:
         self.client = client
         self.bucket = settings.bucket
         self.part_size = settings.part_size
@@ -68,7 +72,8 @@ class ObjectStore:
             Bucket=self.bucket, Key=key, ContentType=content_type
         )
         upload_id = started["UploadId"]
-        done, size = [], 0
+        done: list[CompletedPartTypeDef] = []
+        size = 0
         try:
             async for part in parts:
                 number = len(done) + 1

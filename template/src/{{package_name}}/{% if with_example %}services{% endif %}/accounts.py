@@ -36,8 +36,8 @@ async def open_account(session: AsyncSession, lock: NamedLock, owner: str, balan
     lock per owner, shared by every process, makes them take turns.
     """
     await lock(session, f"accounts of {owner}")
-    owned = await session.scalar(select(func.count()).where(Account.owner == owner))
-    if owned >= MAX_ACCOUNTS_PER_OWNER:
+    owned = await session.execute(select(func.count()).where(Account.owner == owner))
+    if owned.scalar_one() >= MAX_ACCOUNTS_PER_OWNER:
         raise TooManyAccounts(owner)
     account = Account(owner=owner, balance=balance)
     session.add(account)
