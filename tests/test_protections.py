@@ -340,11 +340,13 @@ IN_THIS_PROCESS = KeyedLock()
         test="test_a_failed_message_is_delivered_again_until_it_is_handled",
         file=CONSUMER,
         protected="""            try:
-                await self.subscription.handle(message)
+                with IN_PROGRESS.labels(name).track_inprogress():
+                    await self.subscription.handle(message)
 """,
         naive="""            await delivery.ack()
             try:
-                await self.subscription.handle(message)
+                with IN_PROGRESS.labels(name).track_inprogress():
+                    await self.subscription.handle(message)
 """,
         answers=BROKER,
         still_passes="test_each_message_is_handled_once_with_its_id_body_and_headers",
