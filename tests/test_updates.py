@@ -165,7 +165,7 @@ def test_user_edits_survive_and_a_conflicting_one_is_reported(tmp_path: Path) ->
 def test_a_resource_added_later_equals_a_fresh_render_with_it(
     template: Path, tmp_path: Path, start: dict[str, str], added: dict[str, str]
 ) -> None:
-    """The command docs/questions.md gives for changing an answer on an existing project. A
+    """The command docs/updating.md gives for changing an answer on an existing project. A
     broker added to a project with the example also brings the outbox's migration and the
     reservation's announcement."""
     project = rendered_and_committed(template, "HEAD", tmp_path / "project", start)
