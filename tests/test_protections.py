@@ -151,6 +151,16 @@ REMOVALS = {
 """,
         naive="",
     ),
+    "connection-queue-unbounded": Removal(
+        test="test_beyond_max_waiting_requests_are_refused_at_once",
+        file="src/my_service/db/pool.py",
+        protected="""        if waiting >= max_waiting:
+            raise QueueFull(
+                f"all {connections} connections are in use and {waiting} requests wait for one"
+            )
+""",
+        naive="",
+    ),
     **{
         f"{name}-{answers['database']}": Removal(answers=answers, **case)
         for answers in (POSTGRESQL, MYSQL)

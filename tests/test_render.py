@@ -122,6 +122,7 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
             f"{package}/db/dependencies.py",
             f"{package}/db/errors.py",
             f"{package}/db/metrics.py",
+            f"{package}/db/pool.py",
             f"{package}/db/settings.py",
             f"{package}/resources/{database}.py",
             "tests/database.py",

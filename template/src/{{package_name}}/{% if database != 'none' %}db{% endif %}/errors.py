@@ -10,6 +10,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..errors import error_response, retry_later, unexpected
 from .database import DatabaseUnavailable, RetriesExhausted
+from .pool import QueueFull
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,11 @@ async def stale_data(_request: Request, _error: Exception) -> JSONResponse:
 
 async def pool_exhausted(_request: Request, _error: Exception) -> JSONResponse:
     logger.warning("no database connection became free within the pool timeout")
+    return retry_later("the service is at capacity; retry shortly")
+
+
+async def queue_full(_request: Request, error: Exception) -> JSONResponse:
+    logger.warning("refused a request at once: %s", error)
     return retry_later("the service is at capacity; retry shortly")
 
 
@@ -49,6 +55,7 @@ def install_database_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, integrity_conflict)
     app.add_exception_handler(StaleDataError, stale_data)
     app.add_exception_handler(PoolTimeout, pool_exhausted)
+    app.add_exception_handler(QueueFull, queue_full)
     app.add_exception_handler(RetriesExhausted, retries_exhausted)
     app.add_exception_handler(DatabaseUnavailable, database_unavailable)
     app.add_exception_handler(DBAPIError, database_error)

@@ -15,6 +15,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
+from .pool import QueueFull
+
 CHECKED_OUT = Gauge(
     "db_pool_connections_checked_out",
     "Connections taken from the pool and not yet returned.",
@@ -27,12 +29,16 @@ OVERFLOW = Gauge(
 )
 CHECKOUT_DURATION = Histogram(
     "db_pool_checkout_duration_seconds",
-    "Time to get a connection: waiting for a free one, or opening a new one.",
+    "Time to get a connection (waiting for a free one, or opening one), or to time out.",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 TIMEOUTS = Counter(
     "db_pool_timeouts_total",
     "Requests for a connection that found none free within pool_timeout (answered 503).",
+)
+QUEUE_FULL = Counter(
+    "db_pool_queue_full_total",
+    "Requests for a connection refused at once because max_waiting already waited (answered 503).",
 )
 RETRIES = Counter(
     "db_transaction_retries_total",
@@ -75,11 +81,15 @@ def timed_checkout(get: Callable[[], ConnectionPoolEntry]) -> Callable[[], Conne
     def checkout() -> ConnectionPoolEntry:
         started = time.perf_counter()
         try:
-            return get()
+            entry = get()
+        except QueueFull:
+            QUEUE_FULL.inc()
+            raise
         except PoolTimeout:
             TIMEOUTS.inc()
-            raise
-        finally:
             CHECKOUT_DURATION.observe(time.perf_counter() - started)
+            raise
+        CHECKOUT_DURATION.observe(time.perf_counter() - started)
+        return entry
 
     return checkout
