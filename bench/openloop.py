@@ -4,7 +4,8 @@ wrk is closed-loop: each connection waits for its answer before sending again, s
 slows the arrivals down and hides its own queueing (coordinated omission). Here request i is
 due at `start + i / rate`, and its latency runs from that scheduled moment, not from when it
 was actually sent; if the generator itself falls behind, its lag is reported, so a run whose
-schedule slipped can be recognised.
+schedule slipped can be recognised. The first `warmup` seconds run at the same rate but are not
+counted: they open the connections and let the server's queue reach its steady state.
 
 `python -m bench.openloop --port P --scenario S --rate R --seconds T` prints one JSON line.
 Plain asyncio streams and HTTP/1.1 keep-alive, no dependencies.
@@ -102,15 +103,19 @@ async def run(
     seconds: float,
     connections: int,
     timeout: float,
+    warmup: float = 1.0,
 ) -> dict[str, object]:
     pool = Connections(host, port, connections)
-    result = Result()
+    measured, unmeasured = Result(), Result()
     rng = random.Random(1)
-    total = int(rate * seconds)
+    total = int(rate * (warmup + seconds))
     tasks: set[asyncio.Task[None]] = set()
+    start = time.perf_counter() + 0.05
+    measured_from = start + warmup
 
     async def one(due: float) -> None:
-        result.lags.append(time.perf_counter() - due)
+        counted = measured if due >= measured_from else unmeasured
+        counted.lags.append(time.perf_counter() - due)
         method, path, body = http_request(scenario, rng)
         connection = None
         try:
@@ -119,21 +124,20 @@ async def run(
                 status, headers, reusable = await exchange(connection, host, method, path, body)
         except (OSError, TimeoutError, ConnectionError, ValueError, IndexError) as error:
             kind = type(error).__name__
-            result.failures[kind] = result.failures.get(kind, 0) + 1
+            counted.failures[kind] = counted.failures.get(kind, 0) + 1
             if connection is not None:
                 pool.give_back(connection, reusable=False)
             return
         pool.give_back(connection, reusable)
         elapsed = time.perf_counter() - due
-        result.statuses[status] = result.statuses.get(status, 0) + 1
+        counted.statuses[status] = counted.statuses.get(status, 0) + 1
         if 200 <= status < 300:
-            result.latencies.append(elapsed)
+            counted.latencies.append(elapsed)
         elif status == 503:
-            result.rejection_latencies.append(elapsed)
+            counted.rejection_latencies.append(elapsed)
             if "retry-after" not in headers:
-                result.missing_retry_after += 1
+                counted.missing_retry_after += 1
 
-    start = time.perf_counter() + 0.05
     for index in range(total):
         due = start + index / rate
         delay = due - time.perf_counter()
@@ -144,9 +148,9 @@ async def run(
         task.add_done_callback(tasks.discard)
     if tasks:
         await asyncio.wait(tasks)
-    elapsed = time.perf_counter() - start
+    elapsed = time.perf_counter() - measured_from
     pool.close()
-    return summary(result, scenario, rate, elapsed, total, pool.opened)
+    return summary(measured, scenario, rate, elapsed, total - int(rate * warmup), pool.opened)
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -193,6 +197,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, required=True)
     parser.add_argument("--connections", type=int, default=256, help="most open at once")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds sent, not counted")
     arguments = parser.parse_args()
     print(
         json.dumps(
@@ -205,6 +210,7 @@ def main() -> None:
                     arguments.seconds,
                     arguments.connections,
                     arguments.timeout,
+                    arguments.warmup,
                 )
             )
         )

@@ -23,9 +23,10 @@ overflow."""
 OVERLOAD_POOL_SIZE = 4
 OVERLOAD_POOL_TIMEOUT = 0.5
 """Seconds a request of the overload scenario waits for a connection before it is answered 503."""
-OVERLOAD_MAX_WAITING = OVERLOAD_POOL_SIZE
+OVERLOAD_MAX_WAITING = 2
 """Requests the rendered service lets wait for a connection in the overload scenario
-(`max_waiting`); beyond them it answers 503 at once. L3's raw pool has no such bound."""
+(`max_waiting`); beyond them it answers 503 at once. Chosen by the rule in docs/concepts.md:
+4 connections x 25 ms of extra wait accepted / 50 ms held = 2. L3's raw pool has no bound."""
 OVERLOAD_SLEEP = 0.05
 """Seconds the overload scenario's query sleeps in the database."""
 OVERLOAD_CAPACITY = OVERLOAD_POOL_SIZE / OVERLOAD_SLEEP

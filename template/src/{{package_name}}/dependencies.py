@@ -2,6 +2,8 @@
 
 Each resource's own providers live beside it (the database's in `db/dependencies.py`).
 `request.state` is untyped, so each provider declares the type of what it reads there.
+They are `async def` though they never wait: FastAPI runs a plain `def` dependency in its
+thread pool, a hand-off to another thread and back on every request for a lookup.
 """
 
 from typing import Annotated
@@ -12,12 +14,12 @@ from .resources import ReadinessCheck
 from .settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.state.settings
     return settings
 
 
-def get_readiness_checks(request: Request) -> dict[str, ReadinessCheck]:
+async def get_readiness_checks(request: Request) -> dict[str, ReadinessCheck]:
     readiness_checks: dict[str, ReadinessCheck] = request.state.readiness_checks
     return readiness_checks
 

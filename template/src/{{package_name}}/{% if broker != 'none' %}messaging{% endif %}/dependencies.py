@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from .broker import Broker
 
 
-def get_broker(request: Request) -> Broker:
+async def get_broker(request: Request) -> Broker:
     broker: Broker = request.state.broker
     return broker
 

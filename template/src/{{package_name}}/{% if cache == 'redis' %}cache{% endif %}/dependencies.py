@@ -10,12 +10,12 @@ from .aside import Cache
 from .rate_limits import RateLimiter
 
 
-def get_cache(request: Request) -> Cache:
+async def get_cache(request: Request) -> Cache:
     cache: Cache = request.state.cache
     return cache
 
 
-def get_rate_limiter(request: Request) -> RateLimiter:
+async def get_rate_limiter(request: Request) -> RateLimiter:
     rate_limiter: RateLimiter = request.state.rate_limiter
     return rate_limiter
 

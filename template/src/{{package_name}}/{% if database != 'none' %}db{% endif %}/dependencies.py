@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .database import Database
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     database: Database = request.state.database
     return database
 

@@ -42,9 +42,9 @@ def _bounded_checkout(
 
     def checkout() -> ConnectionPoolEntry:
         nonlocal waiting
-        if pool.checkedout() < connections:
-            return get()
-        if waiting >= max_waiting:
+        # A connection just returned belongs to a woken waiter: with max_waiting already
+        # waiting, a newcomer that took it would send that waiter to the back of the queue.
+        if waiting >= max_waiting and (waiting or pool.checkedout() >= connections):
             raise QueueFull(
                 f"all {connections} connections are in use and {waiting} requests wait for one"
             )

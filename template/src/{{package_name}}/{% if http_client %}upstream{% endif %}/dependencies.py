@@ -7,7 +7,7 @@ from fastapi import Depends, Request
 from .client import Upstream
 
 
-def get_upstream(request: Request) -> Upstream:
+async def get_upstream(request: Request) -> Upstream:
     upstream: Upstream = request.state.upstream
     return upstream
 

@@ -7,7 +7,7 @@ from fastapi import Depends, Request
 from .objects import ObjectStore
 
 
-def get_object_store(request: Request) -> ObjectStore:
+async def get_object_store(request: Request) -> ObjectStore:
     object_store: ObjectStore = request.state.object_store
     return object_store
 
