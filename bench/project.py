@@ -189,7 +189,7 @@ class Database:
         return broken
 
 
-def _settled(check: Callable[[], list[str]], seconds: float = 2.0) -> list[str]:
+def _settled(check: Callable[[], list[str]], seconds: float = 5.0) -> list[str]:
     """`check()` once the database has had `seconds` to finish what was in flight."""
     deadline = time.monotonic() + seconds
     while True:

@@ -119,7 +119,7 @@ class Bench:
 
     def pool_left(self, port: int, rung: str) -> int | None:
         """Connections still out once the load has stopped; waits a little for the last ones."""
-        deadline = time.monotonic() + 2
+        deadline = time.monotonic() + 5
         while True:
             value = loadgen.checked_out(port, rung)
             if not value or time.monotonic() > deadline:
