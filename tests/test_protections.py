@@ -154,12 +154,10 @@ REMOVALS = {
     "connection-queue-unbounded": Removal(
         test="test_beyond_max_waiting_requests_are_refused_at_once",
         file="src/my_service/db/pool.py",
-        protected="""        if waiting >= max_waiting:
-            raise QueueFull(
-                f"all {connections} connections are in use and {waiting} requests wait for one"
-            )
-""",
-        naive="",
+        protected=(
+            "        if waiting >= max_waiting and (waiting or pool.checkedout() >= connections):\n"
+        ),
+        naive="        if False:  # every request waits its turn\n",
     ),
     **{
         f"{name}-{answers['database']}": Removal(answers=answers, **case)
