@@ -21,6 +21,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .project import PG_HOST, PG_PORT, PG_USER, Project
 from .scenarios import ACCOUNTS, HOT_PRODUCT, PRODUCTS
@@ -263,6 +264,16 @@ def pgbench(
     }
 
 
+def json_report(
+    what: str, command: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Run one of the bench's own Python measuring programs; its last line of output is JSON."""
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{what} failed: {result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def driver(
     project: Project, dsn: str, scenario: str, tasks: int, seconds: float
 ) -> dict[str, object]:
@@ -274,17 +285,9 @@ def driver(
         str(tasks),
         str(seconds),
     ]
-    result = subprocess.run(
-        pinned(command, "server"),
-        cwd=project.root,
-        env=project.env(BENCH_DSN=dsn),
-        capture_output=True,
-        text=True,
-        check=False,
+    raw = json_report(
+        "the L2 loop", pinned(command, "server"), project.root, project.env(BENCH_DSN=dsn)
     )
-    if result.returncode != 0:
-        raise RuntimeError(f"the L2 loop failed: {result.stderr}")
-    raw = json.loads(result.stdout.strip().splitlines()[-1])
     return {
         "requests": raw["units"],
         "rps": raw["units_per_s"],
@@ -315,16 +318,7 @@ def openloop(port: int, scenario: str, rate: float, seconds: float) -> dict[str,
         "--seconds",
         str(seconds),
     ]
-    result = subprocess.run(
-        pinned(command, "load"),
-        cwd=BENCH_DIR.parent,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"the open-loop generator failed: {result.stderr}")
-    raw = json.loads(result.stdout.strip().splitlines()[-1])
+    raw = json_report("the open-loop generator", pinned(command, "load"), BENCH_DIR.parent)
     statuses = {int(code): count for code, count in raw["statuses"].items()}
     unintended = sum(
         count for code, count in statuses.items() if not (200 <= code < 300 or code in (409, 503))
