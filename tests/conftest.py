@@ -1,18 +1,25 @@
 """Fixtures of the generator's tests: one template snapshot and one render per combination,
 shared by every test and every xdist worker of the session."""
 
+import json
+import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from .environments import declared_requirements, shared_environment
-from .helpers import REQUIRE_SERVICES, combination_id, pairwise_combinations, render, snapshot
-
-Render = Callable[[Mapping[str, Any]], Path]
+from .helpers import (
+    REQUIRE_SERVICES,
+    combination_id,
+    full_answers,
+    pairwise_combinations,
+    render,
+    snapshot,
+)
 
 
 @pytest.fixture(scope="session")
@@ -32,23 +39,47 @@ def template(session_dir: Path) -> Path:
     return destination
 
 
-@pytest.fixture(scope="session")
-def rendered(template: Path, session_dir: Path) -> Render:
-    """The project rendered with these answers; rendered once, read-only for the tests."""
+class Rendered:
+    """The project rendered with some answers: rendered once in a run, whichever answers were
+    left to their defaults, and read-only for the tests."""
 
-    def get(answers: Mapping[str, Any]) -> Path:
-        destination = session_dir / "rendered" / combination_id(answers)
-        with FileLock(f"{destination}.lock"):
-            if not (destination / ".copier-answers.yml").exists():
-                shutil.rmtree(destination, ignore_errors=True)
-                render(template, destination, answers)
+    def __init__(self, template: Path, root: Path, worker: int, workers: int) -> None:
+        self.template, self.root = template, root
+        self.worker, self.workers = worker, workers
+
+    def __call__(self, answers: Mapping[str, Any]) -> Path:
+        return self._render(answers, wait=True)
+
+    def many(self, combinations: Sequence[Mapping[str, Any]]) -> list[Path]:
+        """All of them, rendered by every worker that asks at the same time: each starts at a
+        place of its own and passes over a project another worker is rendering."""
+        start = self.worker * len(combinations) // self.workers
+        for answers in [*combinations[start:], *combinations[:start]]:
+            self._render(answers, wait=False)
+        return [self(answers) for answers in combinations]
+
+    def _render(self, answers: Mapping[str, Any], wait: bool) -> Path:
+        combination = full_answers(answers)
+        destination = self.root / combination_id(combination)
+        try:
+            with FileLock(f"{destination}.lock", timeout=-1 if wait else 0):
+                if not (destination / ".copier-answers.yml").exists():
+                    shutil.rmtree(destination, ignore_errors=True)
+                    render(self.template, destination, combination)
+        except Timeout:
+            pass  # another worker is rendering it
         return destination
 
-    return get
+
+@pytest.fixture(scope="session")
+def rendered(template: Path, session_dir: Path, worker_id: str) -> Rendered:
+    worker = int(worker_id.removeprefix("gw")) if worker_id != "master" else 0
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return Rendered(template, session_dir / "rendered", worker, workers)
 
 
 @pytest.fixture(scope="session")
-def python_for(rendered: Render) -> Callable[[str], Path]:
+def python_for(rendered: Rendered) -> Callable[[str], Path]:
     """The shared environment's Python for a `python_version` answer.
 
     Each dependency a rendered project declares follows from one answer, and the pairwise set
@@ -67,3 +98,66 @@ def python_for(rendered: Render) -> Callable[[str], Path]:
             pytest.skip(str(missing))
 
     return get
+
+
+WORKERS_PER_CORE = 3
+DURATIONS = Path(__file__).with_name("durations.json")
+"""Seconds each test took in a recorded run (`--record-durations`): only the order tests start
+in comes from it, never an outcome."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--record-durations",
+        action="store_true",
+        help=f"write how long each test took to {DURATIONS.name}, for ordering later runs",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The longest tests first, so that no worker starts a long one when the rest are done.
+
+    xdist hands the tests out in this order, one to each worker in turn. A test missing from the
+    recorded durations counts as long as the longest of its kind, slow or not, so a new slow
+    test is not left for last; without any, the slow tests go first.
+    """
+    recorded: dict[str, float] = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
+    longest = {
+        slow: max(
+            (recorded.get(item.nodeid, 0.0) for item in items if is_slow(item) == slow),
+            default=0.0,
+        )
+        for slow in (True, False)
+    }
+    items.sort(
+        key=lambda item: (-recorded.get(item.nodeid, longest[is_slow(item)]), not is_slow(item))
+    )
+
+
+def is_slow(item: pytest.Item) -> bool:
+    return item.get_closest_marker("slow") is not None
+
+
+class DurationRecorder:
+    """Adds up each test's setup, call and teardown, as the reports reach the controller."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.seconds[report.nodeid] = self.seconds.get(report.nodeid, 0.0) + report.duration
+
+    def pytest_sessionfinish(self) -> None:
+        rounded = {nodeid: round(seconds, 2) for nodeid, seconds in sorted(self.seconds.items())}
+        DURATIONS.write_text(json.dumps(rounded, indent=0) + "\n")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--record-durations") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(DurationRecorder(), "duration-recorder")
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Three workers a core for `--numprocesses=auto`: most of the slow tests wait on servers,
+    subprocesses and timers rather than compute, so a worker a core would leave cores idle."""
+    return WORKERS_PER_CORE * (os.cpu_count() or 1)

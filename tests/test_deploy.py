@@ -26,7 +26,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from .conftest import Render
+from .conftest import Rendered
 from .helpers import combination_id, pairwise_combinations, run
 
 PAIRWISE = pairwise_combinations()
@@ -46,7 +46,7 @@ def answers(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 @pytest.fixture
-def project(rendered: Render, answers: dict[str, Any]) -> Path:
+def project(rendered: Rendered, answers: dict[str, Any]) -> Path:
     return rendered(answers)
 
 
@@ -604,7 +604,7 @@ def test_migrations_run_once_with_the_service_image_and_settings(
     ids=[combination_id(a) for a in DATABASE_SERVERS],
 )
 def test_the_service_at_full_scale_fits_the_database_connection_limit(
-    rendered: Render, server_answers: dict[str, Any]
+    rendered: Rendered, server_answers: dict[str, Any]
 ) -> None:
     project = rendered(server_answers)
     database = database_of(server_answers)

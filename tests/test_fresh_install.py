@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Render
+from .conftest import Rendered
 from .environments import UV_ENV
 from .helpers import run
 
@@ -25,7 +25,7 @@ FRESH = [
 @pytest.mark.slow
 @pytest.mark.parametrize("answers", FRESH, ids=lambda answers: answers["database"])
 def test_a_project_installed_from_its_own_declarations_passes_its_suite(
-    rendered: Render, python_for: Callable[[str], Path], tmp_path: Path, answers: dict
+    rendered: Rendered, python_for: Callable[[str], Path], tmp_path: Path, answers: dict
 ) -> None:
     project = shutil.copytree(rendered(answers), tmp_path / "project")
     interpreter = python_for(answers["python_version"]).resolve()

@@ -8,20 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Render
+from .conftest import Rendered
 from .helpers import GIT, commit_all, git_init, run
 
 ANSWERS = {"python_version": "3.11", "database": "sqlite", "include_example": True}
 
 
-def committed_copy(rendered: Render, destination: Path) -> Path:
+def committed_copy(rendered: Rendered, destination: Path) -> Path:
     project = shutil.copytree(rendered(ANSWERS), destination)
     git_init(project)
     commit_all(project, "rendered")
     return project
 
 
-def test_line_endings_are_pinned_to_lf(rendered: Render, tmp_path: Path) -> None:
+def test_line_endings_are_pinned_to_lf(rendered: Rendered, tmp_path: Path) -> None:
     project = committed_copy(rendered, tmp_path / "project")
 
     attributes = run(["git", "check-attr", "text", "eol", "--", "README.md"], project).stdout
@@ -32,7 +32,7 @@ def test_line_endings_are_pinned_to_lf(rendered: Render, tmp_path: Path) -> None
 
 @pytest.mark.slow
 def test_the_pre_commit_hook_refuses_conflict_markers_and_rej_files(
-    rendered: Render, python_for: Callable[[str], Path], tmp_path: Path
+    rendered: Rendered, python_for: Callable[[str], Path], tmp_path: Path
 ) -> None:
     project = committed_copy(rendered, tmp_path / "project")
     python = python_for(ANSWERS["python_version"])

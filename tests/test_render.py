@@ -1,15 +1,21 @@
 """Every combination of answers renders exactly its files, clean, lint-free and formatted."""
 
+import json
 import re
-from collections.abc import Mapping
+import shutil
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
+from filelock import FileLock
 
-from .conftest import Render
+from .conftest import Rendered
 from .environments import declared_requirements
 from .helpers import (
     REPO_ROOT,
+    RUFF_COMMANDS,
     answer_pairs,
     choice_values,
     combination_id,
@@ -18,6 +24,7 @@ from .helpers import (
     questions,
     recorded_answers,
     ruff,
+    ruff_findings,
     run,
     text_files,
 )
@@ -292,11 +299,11 @@ def answers(request: pytest.FixtureRequest) -> dict[str, Any]:
     return request.param
 
 
-def test_renders_exactly_the_files_of_its_answers(rendered: Render, answers: dict) -> None:
+def test_renders_exactly_the_files_of_its_answers(rendered: Rendered, answers: dict) -> None:
     assert rendered_files(rendered(answers)) == expected_files(answers)
 
 
-def test_records_the_answers_for_copier_update(rendered: Render, answers: dict) -> None:
+def test_records_the_answers_for_copier_update(rendered: Rendered, answers: dict) -> None:
     recorded = recorded_answers(rendered(answers))
 
     assert recorded["_src_path"]
@@ -306,7 +313,7 @@ def test_records_the_answers_for_copier_update(rendered: Render, answers: dict) 
     assert not computed & set(recorded)
 
 
-def test_leaves_no_template_syntax_behind(rendered: Render, answers: dict) -> None:
+def test_leaves_no_template_syntax_behind(rendered: Rendered, answers: dict) -> None:
     project = rendered(answers)
     leftovers = [
         f"{path.relative_to(project)}:{number}: {line}"
@@ -319,7 +326,7 @@ def test_leaves_no_template_syntax_behind(rendered: Render, answers: dict) -> No
     assert leftovers == []
 
 
-def test_has_no_blank_line_scars(rendered: Render, answers: dict) -> None:
+def test_has_no_blank_line_scars(rendered: Rendered, answers: dict) -> None:
     """Conditional blocks must not leave runs of blank lines or trailing whitespace behind."""
     project = rendered(answers)
     scars = []
@@ -342,18 +349,92 @@ def test_has_no_blank_line_scars(rendered: Render, answers: dict) -> None:
     assert scars == []
 
 
-@pytest.mark.parametrize("target", TARGETS)
-def test_passes_ruff_check(rendered: Render, answers: dict, target: str) -> None:
-    run(ruff("check", "--no-cache", "--target-version", target, "."), rendered(answers))
+Lint = Callable[[str, str], dict[Path, list[str]]]
+
+
+@pytest.fixture(scope="session")
+def matrix_findings(rendered: Rendered, session_dir: Path) -> Lint:
+    """Ruff's findings in every project of the matrix, by command and target version.
+
+    One ruff process per command and target reads the whole matrix, instead of one per project
+    (`test_one_ruff_over_many_projects_finds_what_it_finds_in_each`); the first test to ask
+    runs it, and the other xdist workers read what it wrote.
+    """
+
+    def get(command: str, target: str) -> dict[Path, list[str]]:
+        stored = session_dir / f"ruff-{command}-{target}.json"
+        with FileLock(f"{stored}.lock"):
+            if not stored.exists():
+                projects = rendered.many(RENDERED)
+                findings = ruff_findings(projects, command, target)
+                stored.write_text(json.dumps({str(p): lines for p, lines in findings.items()}))
+        return {Path(p): lines for p, lines in json.loads(stored.read_text()).items()}
+
+    return get
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_is_ruff_formatted(rendered: Render, answers: dict, target: str) -> None:
-    run(ruff("format", "--no-cache", "--check", "--target-version", target, "."), rendered(answers))
+def test_passes_ruff_check(
+    rendered: Rendered, matrix_findings: Lint, answers: dict, target: str
+) -> None:
+    assert matrix_findings("check", target)[rendered(answers)] == []
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_is_ruff_formatted(
+    rendered: Rendered, matrix_findings: Lint, answers: dict, target: str
+) -> None:
+    assert matrix_findings("format", target)[rendered(answers)] == []
+
+
+def test_one_ruff_over_many_projects_finds_what_it_finds_in_each(
+    rendered: Rendered, tmp_path: Path
+) -> None:
+    """What lets the matrix lint all its projects in one ruff process: each finding goes to the
+    project it is in, under that project's own settings, exactly as a run inside it reports."""
+    sources = [rendered(answers) for answers in (RENDERED[0], RENDERED[-1])]
+    projects = [shutil.copytree(source, tmp_path / str(n)) for n, source in enumerate(sources)]
+    unused_import, unformatted = projects
+    with (unused_import / "src/my_service/concurrency.py").open("a") as module:
+        module.write("import os\n")
+    with (unformatted / "src/my_service/concurrency.py").open("a") as module:
+        module.write("x = [1,2]\n")
+
+    for command in ("check", "format"):
+        for target in TARGETS:
+            together = ruff_findings(projects, command, target)
+            for project in projects:
+                alone = ruff_findings([project], command, target)[project]
+                assert together[project] == alone, (command, target, project.name)
+                inside = run(
+                    ruff(*RUFF_COMMANDS[command], "--target-version", target, "."),
+                    project,
+                    check=False,
+                )
+                assert (inside.stdout + inside.stderr).splitlines() == alone
+    assert any("F401" in line for line in ruff_findings(projects, "check", "py311")[unused_import])
+    assert ruff_findings(projects, "check", "py311")[unformatted] == []
+    assert ruff_findings(projects, "format", "py311")[unformatted] != []
+    assert len(ruff_findings(projects, "format", "py311")[unused_import]) == 1
+
+
+def test_the_tests_render_what_copier_copy_renders(
+    rendered: Rendered, template: Path, tmp_path: Path
+) -> None:
+    everything = max(RENDERED, key=lambda answers: len(expected_files(answers)))
+    data = [f"--data={name}={value}" for name, value in everything.items()]
+    copied = tmp_path / "copied"
+    copy = [sys.executable, "-m", "copier", "copy", "--defaults", "--vcs-ref=HEAD", "--quiet"]
+    run([*copy, *data, str(template), str(copied)], tmp_path)
+    ours = rendered(everything)
+
+    assert {name: (copied / name).read_bytes() for name in rendered_files(copied)} == {
+        name: (ours / name).read_bytes() for name in rendered_files(ours)
+    }
 
 
 def test_python_version_changes_only_the_interpreter_pin_and_ruff_target(
-    rendered: Render,
+    rendered: Rendered,
 ) -> None:
     """What lets the matrix render each combination under one Python version only: besides the
     pin, ruff's and mypy's targets and `requires-python`, only the README's line naming the
@@ -397,8 +478,8 @@ def test_python_version_changes_only_the_interpreter_pin_and_ruff_target(
         }
 
 
-def test_resource_answers_change_only_the_files_the_template_owns(rendered: Render) -> None:
-    projects = [rendered(answers) for answers in RENDERED]
+def test_resource_answers_change_only_the_files_the_template_owns(rendered: Rendered) -> None:
+    projects = rendered.many(RENDERED)
     shared = set.intersection(*(rendered_files(project) for project in projects))
     varying = {
         name for name in shared if len({(project / name).read_text() for project in projects}) > 1
@@ -444,10 +525,10 @@ def test_the_repository_itself_is_ruff_clean() -> None:
 
 
 def test_the_pairwise_set_declares_every_dependency_of_every_combination(
-    rendered: Render,
+    rendered: Rendered,
 ) -> None:
     """The shared environment is built from the pairwise set's declarations alone."""
-    declared = [declared_requirements(rendered(answers)) for answers in RENDERED]
+    declared = [declared_requirements(project) for project in rendered.many(RENDERED)]
     pairwise = [declared_requirements(rendered(answers)) for answers in pairwise_combinations()]
 
     assert set().union(*pairwise) == set().union(*declared)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Render
+from .conftest import Rendered
 from .helpers import (
     combination_id,
     combinations,
@@ -40,7 +40,7 @@ SUITES = PAIRWISE + [answers for answers in ALONE if answers not in PAIRWISE]
 @pytest.mark.slow
 @pytest.mark.parametrize("answers", SUITES, ids=[combination_id(a) for a in SUITES])
 def test_rendered_suite_passes(
-    rendered: Render, python_for: Callable[[str], Path], answers: dict[str, Any]
+    rendered: Rendered, python_for: Callable[[str], Path], answers: dict[str, Any]
 ) -> None:
     python = python_for(answers["python_version"])
 
@@ -52,7 +52,7 @@ def test_rendered_suite_passes(
 
 @pytest.mark.slow
 def test_a_new_migration_comes_out_lint_clean(
-    rendered: Render, python_for: Callable[[str], Path], tmp_path: Path
+    rendered: Rendered, python_for: Callable[[str], Path], tmp_path: Path
 ) -> None:
     answers = {"python_version": "3.11", "database": "sqlite", "include_example": True}
     project = shutil.copytree(rendered(answers), tmp_path / "project")
@@ -118,7 +118,7 @@ def test_a_new_migration_comes_out_lint_clean(
     ids=["postgresql", "mysql", "redis", "rabbitmq", "nats", "kafka", "redis-streams"],
 )
 def test_without_a_server_the_tests_skip_and_say_what_to_start(
-    rendered: Render,
+    rendered: Rendered,
     python_for: Callable[[str], Path],
     answers: dict[str, Any],
     variable: str,

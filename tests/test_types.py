@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from filelock import FileLock
 
-from .conftest import Render
+from .conftest import Rendered
 from .helpers import REPO_ROOT, combination_id, pairwise_combinations, run
 
 PAIRWISE = pairwise_combinations()
@@ -20,7 +20,7 @@ check takes a few seconds. One check at a time uses each cache, and the projects
 @pytest.mark.slow
 @pytest.mark.parametrize("answers", PAIRWISE, ids=[combination_id(a) for a in PAIRWISE])
 def test_rendered_project_type_checks(
-    rendered: Render, python_for: Callable[[str], Path], answers: dict[str, Any]
+    rendered: Rendered, python_for: Callable[[str], Path], answers: dict[str, Any]
 ) -> None:
     python = python_for(answers["python_version"])
     project = rendered(answers)
