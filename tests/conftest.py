@@ -100,7 +100,7 @@ def python_for(rendered: Rendered) -> Callable[[str], Path]:
     return get
 
 
-WORKERS_PER_CORE = 3
+WORKERS_PER_CORE = 2
 DURATIONS = Path(__file__).with_name("durations.json")
 """Seconds each test took in a recorded run (`--record-durations`): only the order tests start
 in comes from it, never an outcome."""
@@ -117,7 +117,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The longest tests first, so that no worker starts a long one when the rest are done.
 
-    xdist hands the tests out in this order, one to each worker in turn. A test missing from the
+    xdist hands the tests out in this order, one at a time to a worker with fewer than two
+    waiting (`--maxschedchunk=1`; by default each worker would take a quarter of its share at
+    once, the longest tests all going to the first). A test missing from the
     recorded durations counts as long as the longest of its kind, slow or not, so a new slow
     test is not left for last; without any, the slow tests go first.
     """
@@ -158,6 +160,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """Three workers a core for `--numprocesses=auto`: most of the slow tests wait on servers,
-    subprocesses and timers rather than compute, so a worker a core would leave cores idle."""
+    """Two workers a core for `--numprocesses=auto`: the slow tests wait on servers,
+    subprocesses and timers for about half their time, so one a core would leave cores idle;
+    three a core keep them no busier, and a busy machine's lag then fails timing tests."""
     return WORKERS_PER_CORE * (os.cpu_count() or 1)

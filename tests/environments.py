@@ -2,23 +2,30 @@
 
 Installing each rendered project on its own would take most of the suite's time. Instead the
 environment holds the union of what the rendered projects declare, and each project's tests run
-in it with `src/` on the path. It is kept under build/ between runs and rebuilt when the
-requirements change.
+in it with `src/` on the path. It is kept in the user's cache directory, shared by every clone
+and run, and built anew when the requirements change; one unused for a fortnight is removed.
 """
 
 import hashlib
 import os
 import shutil
 import subprocess
+import time
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from .helpers import REPO_ROOT, run
 
-ENVIRONMENTS = REPO_ROOT / "build" / "environments"
+ENVIRONMENTS = (
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    / "fastapi-lifespan-template"
+    / "environments"
+)
+UNUSED_FOR = 14 * 24 * 3600
+"""Seconds after its last use that an environment is removed, when another is built."""
 UV_ENV = {"UV_PYTHON_DOWNLOADS": "never"}
 LAYOUT = "compiled"
 """How an environment is built, part of its name: a change here builds every one anew.
@@ -74,6 +81,7 @@ def shared_environment(version: str, requirements: Iterable[str]) -> Path:
         ready = environment / ".ready"
         if not ready.exists():
             shutil.rmtree(environment, ignore_errors=True)
+            remove_unused(version)
             uv = shutil.which("uv") or "uv"
             run(
                 [uv, "venv", "--quiet", "--python", str(interpreter), str(environment)],
@@ -83,5 +91,17 @@ def shared_environment(version: str, requirements: Iterable[str]) -> Path:
             python = environment / "bin" / "python"
             install = [uv, "pip", "install", "--quiet", "--compile-bytecode"]
             run([*install, "--python", str(python), *wanted], REPO_ROOT, UV_ENV)
-            ready.touch()
+        ready.touch()
     return environment / "bin" / "python"
+
+
+def remove_unused(version: str) -> None:
+    """Environments of this Python that no run has used for a while: their requirements have
+    changed since."""
+    for ready in ENVIRONMENTS.glob(f"py{version}-*/.ready"):
+        if time.time() - ready.stat().st_mtime > UNUSED_FOR:
+            try:
+                with FileLock(f"{ready.parent}.lock", timeout=0):
+                    shutil.rmtree(ready.parent, ignore_errors=True)
+            except Timeout:
+                pass  # in use by another run after all

@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from functools import cache, cached_property
 from pathlib import Path
@@ -285,12 +286,16 @@ def run_rendered_suite(
     check: bool = True,
     env: Mapping[str, str] | None = None,
 ) -> str:
-    result = run(
-        [str(python), "-m", "pytest", "-p", "no:cacheprovider", "-q", *pytest_arguments],
-        project,
-        env={**rendered_project_env(project), **(env or {})},
-        check=check,
-    )
+    # A temporary directory of the run's own: in the shared one, each run would first clear
+    # out what the runs before it left.
+    with tempfile.TemporaryDirectory(prefix="rendered-suite-") as temporary:
+        pytest = [str(python), "-m", "pytest", "-p", "no:cacheprovider", "-q"]
+        result = run(
+            [*pytest, "--basetemp", temporary, *pytest_arguments],
+            project,
+            env={**rendered_project_env(project), **(env or {})},
+            check=check,
+        )
     return result.stdout + result.stderr
 
 
