@@ -4,8 +4,9 @@ shared by every test and every xdist worker of the session."""
 import json
 import os
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from resource import RUSAGE_CHILDREN, RUSAGE_SELF, getrusage
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from filelock import FileLock, Timeout
 
 from .environments import declared_requirements, shared_environment
 from .helpers import (
+    REPO_ROOT,
     REQUIRE_SERVICES,
     combination_id,
     full_answers,
@@ -27,6 +29,16 @@ def session_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Pat
     """A directory that all xdist workers of this run share."""
     base = tmp_path_factory.getbasetemp()
     return base if worker_id == "master" else base.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def bytecode_of_the_run(session_dir: Path) -> Iterator[None]:
+    """Every Python this run starts writes its bytecode under the run's directory: compiled once
+    a run, never into a rendered project or the shared environments, never kept for the next
+    run. Without it, each process would compile every module it imports again."""
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("PYTHONPYCACHEPREFIX", str(session_dir / "bytecode"))
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -104,6 +116,7 @@ WORKERS_PER_CORE = 2
 DURATIONS = Path(__file__).with_name("durations.json")
 """Seconds each test took in a recorded run (`--record-durations`): only the order tests start
 in comes from it, never an outcome."""
+CPU_SECONDS = REPO_ROOT / "build" / "cpu-seconds.json"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -140,23 +153,62 @@ def is_slow(item: pytest.Item) -> bool:
     return item.get_closest_marker("slow") is not None
 
 
+def cpu_seconds() -> float:
+    """This process's processor time and that of the children it has waited for."""
+    own, children = (getrusage(who) for who in (RUSAGE_SELF, RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+class CpuMeter:
+    """In each worker: the processor time a test took, its subprocesses included, sent to the
+    controller with the test's last report."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        item.stash[CPU_AT_START] = cpu_seconds()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Iterator[None]:
+        report = yield
+        if call.when == "teardown" and CPU_AT_START in item.stash:
+            report.user_properties.append(("cpu", cpu_seconds() - item.stash[CPU_AT_START]))
+        return report
+
+
+CPU_AT_START = pytest.StashKey[float]()
+
+
 class DurationRecorder:
-    """Adds up each test's setup, call and teardown, as the reports reach the controller."""
+    """Adds up each test's setup, call and teardown, as the reports reach the controller, and
+    what processor time it took (into build/, to see where a run's time goes)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.seconds[report.nodeid] = self.seconds.get(report.nodeid, 0.0) + report.duration
+        self.cpu.update(
+            (report.nodeid, value) for name, value in report.user_properties if name == "cpu"
+        )
 
     def pytest_sessionfinish(self) -> None:
-        rounded = {nodeid: round(seconds, 2) for nodeid, seconds in sorted(self.seconds.items())}
-        DURATIONS.write_text(json.dumps(rounded, indent=0) + "\n")
+        """Updates the files with the tests that ran, keeping what they hold of the others."""
+        for path, figures in ((DURATIONS, self.seconds), (CPU_SECONDS, self.cpu)):
+            known = json.loads(path.read_text()) if path.exists() else {}
+            known |= {nodeid: round(seconds, 2) for nodeid, seconds in figures.items()}
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(json.dumps(dict(sorted(known.items())), indent=0) + "\n")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if config.getoption("--record-durations") and not hasattr(config, "workerinput"):
-        config.pluginmanager.register(DurationRecorder(), "duration-recorder")
+    if config.getoption("--record-durations"):
+        if hasattr(config, "workerinput") or not config.getoption("numprocesses"):
+            config.pluginmanager.register(CpuMeter(), "cpu-meter")
+        if not hasattr(config, "workerinput"):
+            config.pluginmanager.register(DurationRecorder(), "duration-recorder")
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:

@@ -27,12 +27,6 @@ ENVIRONMENTS = (
 UNUSED_FOR = 14 * 24 * 3600
 """Seconds after its last use that an environment is removed, when another is built."""
 UV_ENV = {"UV_PYTHON_DOWNLOADS": "never"}
-LAYOUT = "compiled"
-"""How an environment is built, part of its name: a change here builds every one anew.
-
-Its packages are compiled to bytecode when installed. The rendered projects run with
-PYTHONDONTWRITEBYTECODE, so that they stay as rendered; without the compiled files, every
-process they start would compile each module it imports, several seconds each time."""
 
 
 def declared_requirements(project: Path) -> set[str]:
@@ -74,7 +68,7 @@ def shared_environment(version: str, requirements: Iterable[str]) -> Path:
             f"no Python {version} found; install it, e.g. `uv python install {version}`"
         )
     wanted = sorted(set(requirements))
-    key = hashlib.sha256("\n".join([LAYOUT, version, *wanted]).encode()).hexdigest()[:12]
+    key = hashlib.sha256("\n".join([version, *wanted]).encode()).hexdigest()[:12]
     environment = ENVIRONMENTS / f"py{version}-{key}"
     ENVIRONMENTS.mkdir(parents=True, exist_ok=True)
     with FileLock(f"{environment}.lock"):
@@ -89,8 +83,11 @@ def shared_environment(version: str, requirements: Iterable[str]) -> Path:
                 UV_ENV,
             )
             python = environment / "bin" / "python"
-            install = [uv, "pip", "install", "--quiet", "--compile-bytecode"]
-            run([*install, "--python", str(python), *wanted], REPO_ROOT, UV_ENV)
+            run(
+                [uv, "pip", "install", "--quiet", "--python", str(python), *wanted],
+                REPO_ROOT,
+                UV_ENV,
+            )
         ready.touch()
     return environment / "bin" / "python"
 

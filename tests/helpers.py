@@ -275,8 +275,11 @@ def run(
 
 
 def rendered_project_env(project: Path) -> dict[str, str]:
-    """Environment for running a rendered project's code from the shared environment."""
-    return {"PYTHONPATH": str(project / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+    """Environment for running a rendered project's code from the shared environment.
+
+    Under the tests, bytecode goes to the run's own directory (`PYTHONPYCACHEPREFIX`, set by
+    conftest.py), so the project stays as rendered and each module is compiled once a run."""
+    return {"PYTHONPATH": str(project / "src")}
 
 
 def run_rendered_suite(
