@@ -278,8 +278,9 @@ def rendered_project_env(project: Path) -> dict[str, str]:
     """Environment for running a rendered project's code from the shared environment.
 
     Under the tests, bytecode goes to the run's own directory (`PYTHONPYCACHEPREFIX`, set by
-    conftest.py), so the project stays as rendered and each module is compiled once a run."""
-    return {"PYTHONPATH": str(project / "src")}
+    conftest.py), so the project stays as rendered and each module is compiled once a run.
+    Options given to this repository's pytest through PYTEST_ADDOPTS are not the project's."""
+    return {"PYTHONPATH": str(project / "src"), "PYTEST_ADDOPTS": ""}
 
 
 def run_rendered_suite(
