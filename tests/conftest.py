@@ -35,9 +35,11 @@ def session_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Pat
 def bytecode_of_the_run(session_dir: Path) -> Iterator[None]:
     """Every Python this run starts writes its bytecode under the run's directory: compiled once
     a run, never into a rendered project or the shared environments, never kept for the next
-    run. Without it, each process would compile every module it imports again."""
+    run. Without it, each process would compile every module it imports again, and would also
+    under a PYTHONDONTWRITEBYTECODE meant to keep bytecode out of source trees."""
     with pytest.MonkeyPatch.context() as environment:
         environment.setenv("PYTHONPYCACHEPREFIX", str(session_dir / "bytecode"))
+        environment.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
         yield
 
 
