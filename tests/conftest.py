@@ -114,7 +114,7 @@ def python_for(rendered: Rendered) -> Callable[[str], Path]:
     return get
 
 
-WORKERS_PER_CORE = 2
+WORKERS_PER_CORE = 2.5
 DURATIONS = Path(__file__).with_name("durations.json")
 """Seconds each test took in a recorded run (`--record-durations`): only the order tests start
 in comes from it, never an outcome."""
@@ -214,7 +214,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """Two workers a core for `--numprocesses=auto`: the slow tests wait on servers,
+    """Five workers on two cores for `--numprocesses=auto`: the slow tests wait on servers,
     subprocesses and timers for about half their time, so one a core would leave cores idle;
-    three a core keep them no busier, and a busy machine's lag then fails timing tests."""
-    return WORKERS_PER_CORE * (os.cpu_count() or 1)
+    two a core still left a fifth of the processor unused, and three a core make a busy
+    machine's lag fail timing tests."""
+    return round(WORKERS_PER_CORE * (os.cpu_count() or 1))

@@ -45,7 +45,7 @@ def test_a_project_installed_from_its_own_declarations_passes_its_suite(
     result = run(
         [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
         project,
-        {"PYTHONPATH": "", "PYTHONNOUSERSITE": "1"},
+        {"PYTHONPATH": "", "PYTHONNOUSERSITE": "1", "PYTEST_ADDOPTS": ""},
     )
 
     assert " passed" in result.stdout
