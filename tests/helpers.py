@@ -340,11 +340,11 @@ def ruff_findings(projects: list[Path], command: str, target: str) -> dict[Path,
         raise AssertionError(f"ruff {command} failed:\n{result.stdout}{result.stderr}")
     findings: dict[Path, list[str]] = {project: [] for project in projects}
     for line in (result.stdout + result.stderr).splitlines():
-        owner = next((p for p in projects if line.partition(str(p) + os.sep)[1]), None)
+        owner = next((p for p in projects if f"{p}{os.sep}" in line), None)
         if owner is None:
             # A warning about ruff itself would not fail a run inside one project either.
             if line.strip() and not line.startswith("warning:"):
                 raise AssertionError(f"ruff {command}: a finding outside the projects: {line}")
             continue
-        findings[owner].append(line.replace(str(owner) + os.sep, ""))
+        findings[owner].append(line.replace(f"{owner}{os.sep}", ""))
     return findings

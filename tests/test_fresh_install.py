@@ -42,8 +42,10 @@ def test_a_project_installed_from_its_own_declarations_passes_its_suite(
         UV_ENV,
     )
 
+    # A temporary directory of its own, as `run_rendered_suite` gives the other suites.
+    pytest = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     result = run(
-        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        [*pytest, "--basetemp", str(tmp_path / "pytest")],
         project,
         {"PYTHONPATH": "", "PYTHONNOUSERSITE": "1", "PYTEST_ADDOPTS": ""},
     )

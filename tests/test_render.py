@@ -5,6 +5,7 @@ import re
 import shutil
 import sys
 from collections.abc import Callable, Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -358,9 +359,10 @@ def matrix_findings(rendered: Rendered, session_dir: Path) -> Lint:
 
     One ruff process per command and target reads the whole matrix, instead of one per project
     (`test_one_ruff_over_many_projects_finds_what_it_finds_in_each`); the first test to ask
-    runs it, and the other xdist workers read what it wrote.
+    runs it, and the other xdist workers read what it wrote, once each.
     """
 
+    @cache
     def get(command: str, target: str) -> dict[Path, list[str]]:
         stored = session_dir / f"ruff-{command}-{target}.json"
         with FileLock(f"{stored}.lock"):
@@ -400,22 +402,25 @@ def test_one_ruff_over_many_projects_finds_what_it_finds_in_each(
     with (unformatted / "src/my_service/concurrency.py").open("a") as module:
         module.write("x = [1,2]\n")
 
-    for command in ("check", "format"):
-        for target in TARGETS:
-            together = ruff_findings(projects, command, target)
-            for project in projects:
-                alone = ruff_findings([project], command, target)[project]
-                assert together[project] == alone, (command, target, project.name)
-                inside = run(
-                    ruff(*RUFF_COMMANDS[command], "--target-version", target, "."),
-                    project,
-                    check=False,
-                )
-                assert (inside.stdout + inside.stderr).splitlines() == alone
-    assert any("F401" in line for line in ruff_findings(projects, "check", "py311")[unused_import])
-    assert ruff_findings(projects, "check", "py311")[unformatted] == []
-    assert ruff_findings(projects, "format", "py311")[unformatted] != []
-    assert len(ruff_findings(projects, "format", "py311")[unused_import]) == 1
+    together = {
+        (command, target): ruff_findings(projects, command, target)
+        for command in ("check", "format")
+        for target in TARGETS
+    }
+    for (command, target), findings in together.items():
+        for project in projects:
+            alone = ruff_findings([project], command, target)[project]
+            inside = run(
+                ruff(*RUFF_COMMANDS[command], "--target-version", target, "."),
+                project,
+                check=False,
+            )
+            assert findings[project] == alone, (command, target, project.name)
+            assert (inside.stdout + inside.stderr).splitlines() == alone
+    assert any("F401" in line for line in together["check", "py311"][unused_import])
+    assert together["check", "py311"][unformatted] == []
+    assert together["format", "py311"][unformatted] != []
+    assert len(together["format", "py311"][unused_import]) == 1
 
 
 def test_the_tests_render_what_copier_copy_renders(
