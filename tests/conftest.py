@@ -13,6 +13,7 @@ import pytest
 from filelock import FileLock, Timeout
 
 from .environments import declared_requirements, shared_environment
+from .forkserver import ForkServer
 from .helpers import (
     REPO_ROOT,
     REQUIRE_SERVICES,
@@ -156,9 +157,11 @@ def is_slow(item: pytest.Item) -> bool:
 
 
 def cpu_seconds() -> float:
-    """This process's processor time and that of the children it has waited for."""
+    """This process's processor time, that of the children it has waited for and that of the
+    suites it had a fork server run."""
     own, children = (getrusage(who) for who in (RUSAGE_SELF, RUSAGE_CHILDREN))
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    forked = ForkServer.processor_seconds
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime + forked
 
 
 class CpuMeter:

@@ -1,5 +1,6 @@
 """What the generator's tests share: reading copier.yml, rendering, running commands."""
 
+import atexit
 import itertools
 import os
 import shutil
@@ -15,7 +16,11 @@ from typing import Any
 import jinja2
 import yaml
 from copier._main import Worker
+from copier._template import Template
+from copier._types import AnyByStrMutableMapping, LazyDict
 from jinja2.sandbox import SandboxedEnvironment
+
+from .forkserver import ForkServer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_SOURCES = ("copier.yml", "includes", "template")
@@ -179,6 +184,28 @@ def commit_all(repository: Path, message: str) -> str:
 
 _COMPILED: dict[tuple[Any, ...], CodeType | str] = {}
 """Jinja's compiled templates by source and environment, kept for the life of the process."""
+_TEMPLATES: dict[tuple[Any, ...], Template] = {}
+"""Copier's template objects, each with its clone and its parsed copier.yml, by what they
+were read from, kept for the life of the process."""
+
+
+def _template_state(url: str, ref: str) -> tuple[str, ...] | None:
+    """Everything Copier reads from a git template at `ref`: the commit, how it is described
+    (the nearest tag and the distance to it), and whether the work tree holds uncommitted
+    changes, which Copier copies into its clone. None where any of it cannot be had."""
+    commands = (
+        ["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+        ["describe", "--tags", "--always", ref],
+        ["status", "--porcelain", "--untracked-files=all"],
+    )
+    answers = []
+    for command in commands:
+        result = run(["git", *command], Path(url), check=False)
+        if result.returncode != 0:
+            return None
+        answers.append(result.stdout)
+    commit, description, changes = answers
+    return None if changes else (commit, description)
 
 
 def _compile_once(environment: SandboxedEnvironment) -> None:
@@ -219,10 +246,42 @@ class _Worker(Worker):
     `test_the_tests_render_what_copier_copy_renders` holds the two to the same output."""
 
     @cached_property
+    def template(self) -> Template:
+        """Copier clones the template and parses its copier.yml for every render, about 40 %
+        of a render's time; this reads each template commit once a process. A repository that
+        moved on, was tagged or has uncommitted changes since is read again."""
+        ref = self.resolved_vcs_ref
+        state = _template_state(self.src_path, ref) if self.src_path and ref else None
+        if state is None:
+            return Worker.template.func(self)  # type: ignore[attr-defined]
+        key = (self.src_path, ref, self.use_prereleases, *state)
+        if key not in _TEMPLATES:
+            template = Template(url=self.src_path, ref=ref, use_prereleases=self.use_prereleases)
+            atexit.register(template._cleanup)
+            _TEMPLATES[key] = template
+        return _TEMPLATES[key]
+
+    @cached_property
     def jinja_env(self) -> SandboxedEnvironment:
         environment = super().jinja_env
         _compile_once(environment)
         return environment
+
+    def _render_template(self) -> None:
+        self._final_context = super()._render_context()
+        try:
+            super()._render_template()
+        finally:
+            del self._final_context
+
+    def _render_context(self) -> AnyByStrMutableMapping:
+        """Copier builds the whole context again for every path and file it renders, a third
+        of a render's time, though the answers are final once rendering starts; this builds it
+        once then. Each caller still gets its own `_copier_conf`, which Copier edits."""
+        final = getattr(self, "_final_context", None)
+        if final is None:
+            return super()._render_context()
+        return {**final, "_copier_conf": LazyDict(final["_copier_conf"]._pending)}
 
     def _sync_git_index_executable_bit(self, dst_relpath: Path, src_mode: int) -> None:
         """Copier asks git, once per file, whether the destination's index needs an executable
@@ -283,24 +342,34 @@ def rendered_project_env(project: Path) -> dict[str, str]:
     return {"PYTHONPATH": str(project / "src"), "PYTEST_ADDOPTS": ""}
 
 
+@cache
+def _fork_server(python: Path) -> ForkServer:
+    server = ForkServer(python)
+    atexit.register(server.stop)
+    return server
+
+
 def run_rendered_suite(
     project: Path,
     python: Path,
     *pytest_arguments: str,
     check: bool = True,
     env: Mapping[str, str] | None = None,
+    timeout: float = 900,
 ) -> str:
+    """Run a rendered project's pytest under a shared environment's Python, in a fork of a
+    server that has imported what every suite imports (`forkserver.py`); its output."""
     # A temporary directory of the run's own: in the shared one, each run would first clear
     # out what the runs before it left.
     with tempfile.TemporaryDirectory(prefix="rendered-suite-") as temporary:
-        pytest = [str(python), "-m", "pytest", "-p", "no:cacheprovider", "-q"]
-        result = run(
-            [*pytest, "--basetemp", temporary, *pytest_arguments],
-            project,
-            env={**rendered_project_env(project), **(env or {})},
-            check=check,
+        arguments = ["-p", "no:cacheprovider", "-q", "--basetemp", temporary, *pytest_arguments]
+        environment = {**os.environ, **rendered_project_env(project), **(env or {})}
+        code, output = _fork_server(python).run(arguments, project, environment, timeout)
+    if check and code != 0:
+        raise AssertionError(
+            f"pytest {' '.join(arguments)} exited {code} in {project}\n--- output ---\n{output}"
         )
-    return result.stdout + result.stderr
+    return output
 
 
 def recorded_answers(project: Path) -> dict[str, Any]:

@@ -151,6 +151,31 @@ REMOVALS = {
 """,
         naive="",
     ),
+    "server-exits-0-when-a-worker-fails-to-start": Removal(
+        test="test_the_server_exits_3_when_a_worker_cannot_open_the_database",
+        file="src/my_service/server.py",
+        protected=(
+            "    return all(worker.exitcode != STARTUP_FAILURE"
+            " for worker in supervisor.processes)\n"
+        ),
+        naive="""    return True  # as uvicorn.run does with several workers
+""",
+    ),
+    "keep-alive-at-uvicorns-default": Removal(
+        test="test_a_connection_idle_past_uvicorns_default_is_reused",
+        file="src/my_service/server.py",
+        protected="""        "timeout_keep_alive": server.keep_alive_timeout,
+""",
+        naive="",
+    ),
+    "request-bodies-converted-laxly": Removal(
+        test="test_invalid_accounts_are_refused",
+        file="src/my_service/api/fields.py",
+        protected="""    model_config = ConfigDict(strict=True)
+""",
+        naive="""    model_config = ConfigDict()
+""",
+    ),
     "connection-queue-unbounded": Removal(
         test="test_beyond_max_waiting_requests_are_refused_at_once",
         file="src/my_service/db/pool.py",
@@ -304,6 +329,19 @@ IN_THIS_PROCESS = KeyedLock()
 """,
         answers=UPSTREAM,
     ),
+    "breaker-trial-ended-by-any-request": Removal(
+        test="test_a_half_open_circuit_sends_one_trial_at_a_time",
+        file="src/my_service/upstream/breaker.py",
+        protected="""        if trial:
+            self.trial_in_flight = False
+
+    def failed(""",
+        naive="""        self.trial_in_flight = False
+
+    def failed(""",
+        answers=UPSTREAM,
+        still_passes="test_the_circuit_opens_after_repeated_failures_and_closes_after_a_good_trial",
+    ),
     "upload-read-whole-before-storing": Removal(
         test="test_a_large_upload_streams_through_the_service_with_bounded_memory",
         file="src/my_service/api/files.py",
@@ -454,6 +492,20 @@ IN_THIS_PROCESS = KeyedLock()
 """,
         answers=KAFKA,
         still_passes="test_a_stopping_consumer_finishes_what_it_holds_and_hands_back_the_rest",
+    ),
+    "broker-in-readiness": Removal(
+        test="test_while_the_broker_is_away_writes_succeed_and_their_messages_wait_in_the_outbox",
+        file="src/my_service/resources/selected.py",
+        protected="""    readiness_checks: dict[str, ReadinessCheck] = {
+        "database": database.ping,
+    }
+""",
+        naive="""    readiness_checks: dict[str, ReadinessCheck] = {
+        "database": database.ping,
+        "broker": broker.ping,
+    }
+""",
+        answers=BROKER,
     ),
     "in-memory-inbox-without-its-lock": Removal(
         test="test_a_message_delivered_again_is_handled_once",

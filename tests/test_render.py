@@ -10,20 +10,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from copier.errors import DirtyLocalWarning
 from filelock import FileLock
 
 from .conftest import Rendered
 from .environments import declared_requirements
 from .helpers import (
+    GIT,
     REPO_ROOT,
     RUFF_COMMANDS,
     answer_pairs,
     choice_values,
     combination_id,
     combinations,
+    commit_all,
     pairwise_combinations,
     questions,
     recorded_answers,
+    render,
     ruff,
     ruff_findings,
     run,
@@ -111,6 +115,7 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
         "tests/shutdown_app.py",
         "tests/test_errors.py",
         "tests/test_health.py",
+        "tests/test_keep_alive.py",
         "tests/test_keyed_lock.py",
         "tests/test_lifespan.py",
         "tests/test_observability.py",
@@ -423,19 +428,43 @@ def test_one_ruff_over_many_projects_finds_what_it_finds_in_each(
     assert len(together["format", "py311"][unused_import]) == 1
 
 
-def test_the_tests_render_what_copier_copy_renders(
-    rendered: Rendered, template: Path, tmp_path: Path
-) -> None:
+def test_the_tests_render_what_copier_copy_renders(template: Path, tmp_path: Path) -> None:
+    """Both the first render of a template in a process and one that reuses what the first
+    read and compiled."""
     everything = max(RENDERED, key=lambda answers: len(expected_files(answers)))
-    data = [f"--data={name}={value}" for name, value in everything.items()]
-    copied = tmp_path / "copied"
+    fewest = min(RENDERED, key=lambda answers: len(expected_files(answers)))
     copy = [sys.executable, "-m", "copier", "copy", "--defaults", "--vcs-ref=HEAD", "--quiet"]
-    run([*copy, *data, str(template), str(copied)], tmp_path)
-    ours = rendered(everything)
+    for name, answers in {"everything": everything, "fewest": fewest}.items():
+        ours = render(template, tmp_path / "ours" / name, answers)
+        copied = tmp_path / "copied" / name
+        data = [f"--data={question}={value}" for question, value in answers.items()]
+        run([*copy, *data, str(template), str(copied)], tmp_path)
 
-    assert {name: (copied / name).read_bytes() for name in rendered_files(copied)} == {
-        name: (ours / name).read_bytes() for name in rendered_files(ours)
-    }
+        assert {path: (copied / path).read_bytes() for path in rendered_files(copied)} == {
+            path: (ours / path).read_bytes() for path in rendered_files(ours)
+        }, name
+
+
+def test_a_template_that_moved_on_is_read_again(template: Path, tmp_path: Path) -> None:
+    """Renders share what Copier read of a template commit: a new commit, a new tag or an
+    uncommitted change is seen by the next render."""
+    moving = shutil.copytree(template, tmp_path / "template")
+    readme = moving / "template" / "README.md.jinja"
+    first = render(moving, tmp_path / "first", {})
+    readme.write_text(readme.read_text() + "\nA line of the second commit.\n")
+    commit_all(moving, "second")
+    second = render(moving, tmp_path / "second", {})
+    run([*GIT, "tag", "v99.0.0"], moving)
+    tagged = render(moving, tmp_path / "tagged", {})
+    readme.write_text(readme.read_text() + "A line not committed.\n")
+    with pytest.warns(DirtyLocalWarning):
+        uncommitted = render(moving, tmp_path / "uncommitted", {})
+
+    assert "A line of the second commit." not in (first / "README.md").read_text()
+    assert "A line of the second commit." in (second / "README.md").read_text()
+    assert recorded_answers(second)["_commit"] != recorded_answers(first)["_commit"]
+    assert recorded_answers(tagged)["_commit"] == "v99.0.0"
+    assert "A line not committed." in (uncommitted / "README.md").read_text()
 
 
 def test_python_version_changes_only_the_interpreter_pin_and_ruff_target(
