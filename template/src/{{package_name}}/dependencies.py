@@ -24,5 +24,11 @@ async def get_readiness_checks(request: Request) -> dict[str, ReadinessCheck]:
     return readiness_checks
 
 
+async def get_dependency_checks(request: Request) -> dict[str, ReadinessCheck]:
+    dependency_checks: dict[str, ReadinessCheck] = request.state.dependency_checks
+    return dependency_checks
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ReadinessChecksDep = Annotated[dict[str, ReadinessCheck], Depends(get_readiness_checks)]
+DependencyChecksDep = Annotated[dict[str, ReadinessCheck], Depends(get_dependency_checks)]

@@ -15,6 +15,7 @@ class State(Resources):
 
     settings: Settings
     readiness_checks: dict[str, ReadinessCheck]
+    dependency_checks: dict[str, ReadinessCheck]
 
 
 def build_lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[State]]:
@@ -23,7 +24,12 @@ def build_lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncConte
         # Each resource is entered on the stack right after it opens, so if a later one fails
         # to open, the earlier ones are still closed. Shutdown closes them in reverse order.
         async with AsyncExitStack() as stack:
-            resources, readiness_checks = await open_resources(settings, stack)
-            yield {**resources, "settings": settings, "readiness_checks": readiness_checks}
+            resources, readiness_checks, dependency_checks = await open_resources(settings, stack)
+            yield {
+                **resources,
+                "settings": settings,
+                "readiness_checks": readiness_checks,
+                "dependency_checks": dependency_checks,
+            }
 
     return lifespan

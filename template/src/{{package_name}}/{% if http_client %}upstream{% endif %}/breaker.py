@@ -33,22 +33,30 @@ class CircuitBreaker:
             return remaining
         return self.reset_timeout if self.trial_in_flight else None
 
-    def enter(self) -> None:
-        """Called as a request is sent: the first one after the pause is the trial."""
-        if self.opened_at is not None:
-            self.trial_in_flight = True
+    def enter(self) -> bool:
+        """Called as a request is sent; True for the trial, the first one after the pause.
+
+        Only the trial's own verdict may end it: a request that merely waited beside it must
+        not clear it, or the next request becomes a second trial.
+        """
+        if self.opened_at is None:
+            return False
+        self.trial_in_flight = True
+        return True
 
     def succeeded(self) -> None:
         self.failures = 0
         self.opened_at = None
         self.trial_in_flight = False
 
-    def abandoned(self) -> None:
+    def abandoned(self, trial: bool) -> None:
         """A call ended without a verdict on the upstream (it was cancelled, say)."""
-        self.trial_in_flight = False
+        if trial:
+            self.trial_in_flight = False
 
-    def failed(self) -> None:
+    def failed(self, trial: bool) -> None:
         self.failures += 1
-        if self.trial_in_flight or self.failures >= self.threshold:
+        if trial or self.failures >= self.threshold:
             self.opened_at = self.clock()
-        self.trial_in_flight = False
+        if trial:
+            self.trial_in_flight = False

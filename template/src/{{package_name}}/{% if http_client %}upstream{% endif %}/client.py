@@ -53,7 +53,7 @@ class UpstreamFailed(UpstreamError):
         self.transient = response.status_code in RETRYABLE_STATUSES
 
 
-def _worth_retrying(error: Exception) -> bool:
+def _worth_retrying(error: BaseException) -> bool:
     return isinstance(error, UpstreamError) and error.transient
 
 
@@ -97,6 +97,7 @@ class Upstream:
         except TimeoutError:
             REFUSED.inc()
             raise UpstreamBusy("no turn to call the upstream came in time") from None
+        trial = False
         try:
             try:
                 async with asyncio.timeout(self.settings.queue_timeout):
@@ -105,27 +106,28 @@ class Upstream:
                 REFUSED.inc()
                 raise UpstreamBusy("the upstream's rate limit left no turn in time") from None
             QUEUE_WAIT.observe(time.perf_counter() - queued)
+            # Checked again: the circuit may have opened, or a trial begun, during the wait.
             self._refuse_while_open()
-            self.breaker.enter()
+            trial = self.breaker.enter()
             response = await self.client.request(method, url, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout) as error:
-            self.breaker.failed()
+            self.breaker.failed(trial)
             raise UpstreamUnavailable(f"the upstream is unreachable: {error!r}") from error
         except httpx.TimeoutException as error:
-            self.breaker.failed()
+            self.breaker.failed(trial)
             raise UpstreamTimeout(f"the upstream did not answer in time: {error!r}") from error
         except httpx.TransportError as error:
-            self.breaker.failed()
+            self.breaker.failed(trial)
             raise UpstreamUnavailable(f"the upstream broke the exchange: {error!r}") from error
         except BaseException:
             # Cancelled, or refused before sending: no verdict on the upstream, so a trial
             # that ends here must not keep the circuit waiting for it.
-            self.breaker.abandoned()
+            self.breaker.abandoned(trial)
             raise
         finally:
             self._in_flight.release()
         if response.is_server_error:
-            self.breaker.failed()
+            self.breaker.failed(trial)
             raise UpstreamFailed(response)
         self.breaker.succeeded()
         return response
