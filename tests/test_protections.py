@@ -162,7 +162,7 @@ REMOVALS = {
 """,
     ),
     "keep-alive-at-uvicorns-default": Removal(
-        test="test_a_connection_idle_past_uvicorns_default_is_reused",
+        test="test_the_server_keeps_an_idle_connection_for_its_keep_alive_timeout",
         file="src/my_service/server.py",
         protected="""        "timeout_keep_alive": server.keep_alive_timeout,
 """,
